@@ -1,0 +1,44 @@
+# Set-up and everyday commands. Everything installs into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export STRONGROOM_DATABASE_URL ?= sqlite:///./strongroom.db
+
+.PHONY: install dev run migrate test lint typecheck unit bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/strongroom migrate
+
+# Install, migrate the embedded SQLite database and show the state of its ledger.
+run: migrate
+	$(BIN)/strongroom version
+	$(BIN)/strongroom verify
+
+lint: dev
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev
+	$(BIN)/pytest
+
+# The whole suite: lint, types, and the tests on SQLite and (when reachable) PostgreSQL.
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,127 @@
+"""``strongroom migrate | verify | version``.
+
+Every command takes ``--database-url`` (or ``STRONGROOM_DATABASE_URL``); commands
+that print data take ``--json``. Errors exit with the code of their class
+(see ``strongroom.domain.errors``); ``verify`` exits 0 only when the chain and
+the balances check out, 1 when they do not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from strongroom._version import __version__
+from strongroom.domain.errors import StrongroomError
+from strongroom.engine.ledger import Ledger
+from strongroom.store.database import DEFAULT_URL, create_db_engine
+from strongroom.store.migrate import current_revision, upgrade
+
+app = typer.Typer(
+    name="strongroom",
+    help="Strongroom: a double-entry ledger server and library.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        "--database-url",
+        envvar="STRONGROOM_DATABASE_URL",
+        help="sqlite:///path.db or postgresql://user@host/db",
+    ),
+]
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose ledger to use.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _fail(exc: StrongroomError) -> None:
+    err_console.print(f"[red]error[/red] {exc.code}: {exc.detail}")
+    raise typer.Exit(exc.exit_code)
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
+
+
+@app.command()
+def version(as_json: AsJson = False) -> None:
+    """Print Strongroom's version."""
+    if as_json:
+        _emit({"version": __version__})
+    else:
+        console.print(f"strongroom {__version__}")
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    try:
+        engine = create_db_engine(database_url)
+    except StrongroomError as exc:
+        _fail(exc)
+        return
+    try:
+        before = current_revision(engine)
+        after = upgrade(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        _emit({"from": before, "to": after})
+    elif before == after:
+        console.print(f"schema is current (revision {after})")
+    else:
+        console.print(f"migrated from {before or 'empty'} to revision {after}")
+
+
+@app.command()
+def verify(
+    database_url: DatabaseUrl = DEFAULT_URL,
+    tenant: Tenant = "default",
+    as_json: AsJson = False,
+) -> None:
+    """Check the hash chain and every account's balance against a replay of the journal.
+
+    Exits 0 when both check out, 1 when they do not (naming the first bad sequence).
+    """
+    try:
+        with Ledger.open(database_url, tenant=tenant, migrate=False) as ledger:
+            report = ledger.verify()
+    except StrongroomError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _emit({**report.to_dict(), "tenant": tenant, "head_seq": report.head_seq})
+    else:
+        _print_report(tenant, report.to_dict(), report.head_seq)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_report(tenant: str, report: dict[str, Any], head_seq: int) -> None:
+    if report["ok"]:
+        console.print(
+            f"[green]ok[/green] tenant {tenant}: {report['checked']} entries, "
+            f"chain intact up to seq {head_seq}, balances match the journal"
+        )
+        return
+    if report["first_bad_seq"] is not None:
+        console.print(f"[red]chain broken[/red] at seq {report['first_bad_seq']}")
+    if report["drift"]:
+        table = Table("account", "stored", "replayed", title="balance drift")
+        for d in report["drift"]:
+            table.add_row(d["account"], json.dumps(d["stored"]), json.dumps(d["replayed"]))
+        console.print(table)
+
+
+def main() -> None:
+    app()

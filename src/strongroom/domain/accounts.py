@@ -1,0 +1,207 @@
+"""Accounts, their four running sums, and the balances derived from them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from strongroom.domain.errors import InvalidState, ValidationError
+from strongroom.domain.money import MAX_AMOUNT
+
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9@:_.+=\-]{0,127}$")
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+
+
+class Side(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.CREDIT if self is Side.DEBIT else Side.DEBIT
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """The four running sums of an account (all >= 0, each < 2^63)."""
+
+    posted_debits: int = 0
+    posted_credits: int = 0
+    pending_debits: int = 0
+    pending_credits: int = 0
+
+    def fits(self) -> bool:
+        return all(
+            0 <= v <= MAX_AMOUNT
+            for v in (
+                self.posted_debits,
+                self.posted_credits,
+                self.pending_debits,
+                self.pending_credits,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's balance in its normal sign.
+
+    ``posted`` is credits - debits for a credit-normal account (debits - credits
+    for a debit-normal one); ``available`` is ``posted`` minus what pending
+    holds would take out of it.
+    """
+
+    posted: int
+    pending_debits: int
+    pending_credits: int
+    available: int
+
+    @classmethod
+    def of(cls, sums: Sums, normal: Side) -> Balance:
+        if normal is Side.CREDIT:
+            posted = sums.posted_credits - sums.posted_debits
+            available = posted - sums.pending_debits
+        else:
+            posted = sums.posted_debits - sums.posted_credits
+            available = posted - sums.pending_credits
+        return cls(posted, sums.pending_debits, sums.pending_credits, available)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "posted": self.posted,
+            "pending_debits": self.pending_debits,
+            "pending_credits": self.pending_credits,
+            "available": self.available,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account of the ledger. ``overdraft_limit`` ``None`` means unlimited."""
+
+    id: str
+    currency: str
+    normal_balance: Side
+    status: AccountStatus
+    overdraft_limit: int | None
+    metadata: Mapping[str, str]
+    sums: Sums
+    version: int
+    created_at: datetime
+    updated_at: datetime | None = field(compare=False, default=None)
+    replayed: bool = field(compare=False, default=False)
+    """True when this is the stored result of an earlier request with the same key."""
+
+    @property
+    def balance(self) -> Balance:
+        return Balance.of(self.sums, self.normal_balance)
+
+    def within_limit(self) -> bool:
+        """Whether the available balance respects the overdraft limit."""
+        if self.overdraft_limit is None:
+            return True
+        return self.balance.available >= -self.overdraft_limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "currency": self.currency,
+            "normal_balance": self.normal_balance.value,
+            "status": self.status.value,
+            "overdraft_limit": self.overdraft_limit,
+            "metadata": dict(self.metadata),
+            "balance": self.balance.to_dict(),
+            "version": self.version,
+            "created_at": _rfc3339(self.created_at),
+        }
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def check_account_id(value: Any, *, loc: tuple[str | int, ...] = ("id",)) -> str:
+    """Account ids: 1-128 chars of letters, digits and ``@ : _ . + = -``."""
+    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+        raise ValidationError(
+            "an account id is 1 to 128 characters: letters, digits and @ : _ . + = -, "
+            "not starting with punctuation other than @",
+            loc=loc,
+        )
+    return value
+
+
+def check_side(value: Any, *, loc: tuple[str | int, ...] = ("side",)) -> Side:
+    try:
+        return Side(value)
+    except ValueError:
+        raise ValidationError("side must be 'debit' or 'credit'", loc=loc) from None
+
+
+def check_overdraft_limit(value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_AMOUNT:
+        raise ValidationError(
+            "overdraft_limit must be an integer >= 0 and < 2^63, or null for unlimited",
+            loc=("overdraft_limit",),
+        )
+    return value
+
+
+def check_metadata(value: Any, *, loc: tuple[str | int, ...] = ("metadata",)) -> dict[str, str]:
+    """Metadata is a flat map of string to string, with bounded sizes."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("metadata must be an object of strings", loc=loc)
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValidationError(f"metadata takes at most {MAX_METADATA_KEYS} keys", loc=loc)
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY:
+            raise ValidationError(
+                f"metadata keys are strings of 1 to {MAX_METADATA_KEY} characters", loc=loc
+            )
+        if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE:
+            raise ValidationError(
+                f"metadata values are strings of at most {MAX_METADATA_VALUE} characters",
+                loc=(*loc, key),
+            )
+        out[key] = item
+    return out
+
+
+def change_status(account: Account, status: Any) -> AccountStatus:
+    """Validate a status change; closing needs a zero balance and nothing pending."""
+    try:
+        new = AccountStatus(status)
+    except ValueError:
+        raise ValidationError(
+            "status must be 'active', 'frozen' or 'closed'", loc=("status",)
+        ) from None
+    if account.status is AccountStatus.CLOSED and new is not AccountStatus.CLOSED:
+        raise InvalidState(f"account {account.id} is closed; it cannot be reopened")
+    if new is AccountStatus.CLOSED and account.status is not AccountStatus.CLOSED:
+        s = account.sums
+        if s.posted_debits != s.posted_credits or s.pending_debits or s.pending_credits:
+            raise InvalidState(
+                f"account {account.id} can be closed only with a zero balance and no pending holds"
+            )
+    return new
+
+
+def with_sums(account: Account, sums: Sums, *, bump: int = 1) -> Account:
+    return replace(account, sums=sums, version=account.version + bump)

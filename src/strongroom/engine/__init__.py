@@ -1,0 +1,1 @@
+"""The engine: the one write path (units of work, idempotency, outbox) and reads."""

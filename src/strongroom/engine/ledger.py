@@ -1,0 +1,407 @@
+"""``Ledger``: the library's entry point, and the one write path of Strongroom.
+
+Every write runs in a unit of work (:mod:`strongroom.engine.uow`) inside
+:meth:`Ledger.transact`, which retries the whole unit when the database reports
+a deadlock, a serialization failure or a busy file; a write is acknowledged
+only after its transaction committed. Reads run on short read transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from strongroom.domain.accounts import Account, Balance
+from strongroom.domain.clock import Clock, SystemClock
+from strongroom.domain.errors import (
+    BatchAborted,
+    NotFound,
+    StorageUnavailable,
+    StrongroomError,
+    ValidationError,
+)
+from strongroom.domain.money import Currency
+from strongroom.domain.transactions import Line, StatementLine, Transaction
+from strongroom.engine.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
+from strongroom.engine.requests import BatchResult, TransactionRequest, TransferRequest, as_request
+from strongroom.engine.uow import UnitOfWork
+from strongroom.engine.verify import VerifyReport, verify
+from strongroom.store import queries as q
+from strongroom.store.database import DEFAULT_URL, create_db_engine, is_retryable
+from strongroom.store.migrate import upgrade
+
+T = TypeVar("T")
+MAX_BATCH = 1000
+MAX_ATTEMPTS = 10
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class _AtomicFailure(Exception):
+    index: int
+    error: StrongroomError
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise ValidationError(f"{name} must be a timezone-aware datetime", loc=(name,))
+    return value
+
+
+class Ledger:
+    """A tenant's ledger on SQLite or PostgreSQL (see API.md, "Python library")."""
+
+    def __init__(self, engine: Engine, *, tenant: str, clock: Clock | None = None) -> None:
+        if not isinstance(tenant, str) or not _TENANT_ID.match(tenant):
+            raise ValidationError(
+                "a tenant id is 1 to 64 letters, digits, '_', '.' or '-'", loc=("tenant",)
+            )
+        self.engine = engine
+        self.tenant = tenant
+        self.clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        tenant: str = "default",
+        clock: Clock | None = None,
+        migrate: bool = True,
+    ) -> Ledger:
+        """Open (creating and migrating) the database at ``url`` for ``tenant``."""
+        engine = create_db_engine(url)
+        try:
+            if migrate:
+                upgrade(engine)
+            ledger = cls(engine, tenant=tenant, clock=clock)
+            ledger.ensure_tenant()
+        except BaseException:
+            engine.dispose()
+            raise
+        return ledger
+
+    def for_tenant(self, tenant: str, *, create: bool = True) -> Ledger:
+        """The ledger of another tenant on the same database and connection pool."""
+        other = Ledger(self.engine, tenant=tenant, clock=self.clock)
+        if create:
+            other.ensure_tenant()
+        return other
+
+    def ensure_tenant(self, name: str | None = None) -> None:
+        """Create this tenant's ledger if it does not exist yet."""
+
+        def create(conn: Connection) -> None:
+            if not q.tenant_exists(conn, self.tenant):
+                q.insert_tenant(conn, self.tenant, name or self.tenant, self.clock.now())
+
+        with self.engine.connect() as conn:
+            if q.tenant_exists(conn, self.tenant):
+                return
+        with suppress(IntegrityError):  # another process created it first
+            self._retrying(lambda: self._in_write(create))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- units of work ---------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One database transaction: commits when the block ends, rolls back on error.
+
+        No retry here: use :meth:`transact` unless the caller retries itself.
+        """
+        options = {"sqlite_begin": "IMMEDIATE"}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            uow = UnitOfWork(conn, self.tenant, self.clock)
+            yield uow
+            uow.flush()
+
+    def transact(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in a unit of work and commit, retrying transient failures.
+
+        ``work`` may run more than once, so it must do nothing outside the unit
+        of work that cannot be repeated.
+        """
+
+        def attempt() -> T:
+            with self.unit_of_work() as uow:
+                return work(uow)
+
+        return self._retrying(attempt)
+
+    def _in_write(self, work: Callable[[Connection], T]) -> T:
+        options = {"sqlite_begin": "IMMEDIATE"}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            return work(conn)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        delay = 0.002
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return attempt()
+            except DBAPIError as exc:
+                if not is_retryable(exc):
+                    raise
+                if number == MAX_ATTEMPTS:
+                    raise StorageUnavailable(
+                        "the database stayed busy; nothing was applied, retry later"
+                    ) from exc
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    # -- writes --------------------------------------------------------------------------
+
+    def define_unit(self, code: str, exponent: int) -> Currency:
+        return self.transact(lambda uow: uow.define_unit(code, exponent))
+
+    def create_account(self, account_id: str | None = None, **kwargs: Any) -> Account:
+        return self.transact(lambda uow: uow.create_account(account_id, **kwargs))
+
+    def update_account(self, account_id: str, **kwargs: Any) -> Account:
+        return self.transact(lambda uow: uow.update_account(account_id, **kwargs))
+
+    def transfer(
+        self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
+    ) -> Transaction:
+        return self.transact(
+            lambda uow: uow.transfer(source, destination, amount, currency, **kwargs)
+        )
+
+    def post(self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any) -> Transaction:
+        return self.transact(lambda uow: uow.post(lines, **kwargs))
+
+    def post_pending(
+        self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None
+    ) -> Transaction:
+        return self.transact(
+            lambda uow: uow.post_pending(tx_id, amount, idempotency_key=idempotency_key)
+        )
+
+    def void_pending(self, tx_id: str, *, idempotency_key: str | None = None) -> Transaction:
+        return self.transact(lambda uow: uow.void_pending(tx_id, idempotency_key=idempotency_key))
+
+    def reverse(self, tx_id: str, **kwargs: Any) -> Transaction:
+        return self.transact(lambda uow: uow.reverse(tx_id, **kwargs))
+
+    def expire_holds(self, *, chunk: int = 500) -> int:
+        """Expire every hold past its deadline, ``chunk`` per transaction; return the count."""
+        total = 0
+        while True:
+            done = self.transact(lambda uow: uow.expire_due(chunk))
+            total += done
+            if done < chunk:
+                return total
+
+    def batch(
+        self,
+        requests: Sequence[TransferRequest | TransactionRequest | Mapping[str, Any]],
+        *,
+        atomic: bool = False,
+    ) -> list[BatchResult]:
+        """Apply many transactions in one database transaction, with a result per item.
+
+        Non-atomic: each item succeeds or fails on its own. Atomic: all commit,
+        or none does and every item that did not fail itself is ``BATCH_ABORTED``.
+        """
+        if not isinstance(requests, Sequence) or not 1 <= len(requests) <= MAX_BATCH:
+            raise ValidationError(
+                f"a batch has 1 to {MAX_BATCH} transactions", loc=("transactions",)
+            )
+        parsed: list[TransferRequest | TransactionRequest | StrongroomError] = []
+        for i, raw in enumerate(requests):
+            try:
+                parsed.append(as_request(raw, index=i))
+            except StrongroomError as exc:
+                parsed.append(exc)
+        if atomic:
+            return self._atomic_batch(parsed)
+        return self.transact(lambda uow: [_apply_one(uow, item) for item in parsed])
+
+    def _atomic_batch(
+        self, parsed: Sequence[TransferRequest | TransactionRequest | StrongroomError]
+    ) -> list[BatchResult]:
+        def work(uow: UnitOfWork) -> list[BatchResult]:
+            results = []
+            for i, item in enumerate(parsed):
+                result = _apply_one(uow, item)
+                if result.error is not None:
+                    raise _AtomicFailure(i, result.error)
+                results.append(result)
+            return results
+
+        try:
+            return self.transact(work)
+        except _AtomicFailure as failure:
+            aborted = BatchAborted(f"not applied: item {failure.index} of the atomic batch failed")
+            return [
+                BatchResult.failed(failure.error if i == failure.index else aborted)
+                for i in range(len(parsed))
+            ]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def get_account(self, account_id: str) -> Account:
+        with self._read() as conn:
+            found = q.load_accounts(conn, self.tenant, [account_id], lock=False)
+        if account_id not in found:
+            raise NotFound(f"account {account_id!r} not found")
+        return found[account_id]
+
+    def list_accounts(
+        self, *, prefix: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Account]:
+        limit = check_limit(limit)
+        after = decode_cursor(cursor, "accounts")
+        with self._read() as conn:
+            rows = q.list_accounts(conn, self.tenant, prefix=prefix, after=after, limit=limit + 1)
+        return page_of(rows, limit, "accounts", lambda a: a.id)
+
+    def balance(self, account_id: str, at: datetime | None = None) -> Balance:
+        """The account's balance now, or as it stood at ``at``."""
+        _aware(at, "at")
+        account = self.get_account(account_id)
+        if at is None:
+            return account.balance
+        with self._read() as conn:
+            sums = q.sums_at(conn, self.tenant, account_id, at)
+        return Balance.of(sums, account.normal_balance)
+
+    def statement(
+        self,
+        account_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[StatementLine]:
+        """Posted lines of the account in sequence order, each with the balance after it."""
+        limit = check_limit(limit)
+        _aware(start, "from")
+        _aware(end, "to")
+        after = decode_cursor(cursor, "statement")
+        account = self.get_account(account_id)
+        with self._read() as conn:
+            rows = q.statement(
+                conn,
+                self.tenant,
+                account_id,
+                start=start,
+                end=end,
+                after=tuple(after) if after is not None else None,
+                limit=limit + 1,
+            )
+        credit = account.normal_balance.value == "credit"
+        lines = [
+            (
+                (r.seq, r.idx),
+                StatementLine(
+                    transaction_id=r.transaction_id,
+                    seq=r.seq,
+                    side=r.side,
+                    amount=r.amount,
+                    balance_after=(r.posted_credits_after - r.posted_debits_after)
+                    * (1 if credit else -1),
+                    posted_at=r.created_at,
+                    description=r.description,
+                ),
+            )
+            for r in rows
+        ]
+        page = page_of(lines, limit, "statement", lambda item: list(item[0]))
+        return Page([line for _, line in page.data], page.next_cursor)
+
+    def get_transaction(self, tx_id: str) -> Transaction:
+        with self._read() as conn:
+            found = q.load_transaction(conn, self.tenant, tx_id, lock=False)
+        if found is None:
+            raise NotFound(f"transaction {tx_id!r} not found")
+        return found
+
+    def list_transactions(
+        self,
+        *,
+        account: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Transaction]:
+        limit = check_limit(limit)
+        _aware(start, "from")
+        _aware(end, "to")
+        after = decode_cursor(cursor, "transactions")
+        with self._read() as conn:
+            rows = q.list_transactions(
+                conn, self.tenant, account=account, kind=kind, start=start, end=end,
+                after=after, limit=limit + 1,
+            )  # fmt: skip
+        return page_of(rows, limit, "transactions", lambda tx: tx.seq)
+
+    def events(self, *, after: int = 0, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+        """Outbox events in commit order: ``{"id", "seq", "type", "created_at", "data"}``."""
+        limit = check_limit(limit)
+        with self._read() as conn:
+            rows = q.list_events(conn, self.tenant, after=after, limit=limit)
+        return [
+            {
+                "id": r.id,
+                "seq": r.seq,
+                "type": r.type,
+                "created_at": r.created_at,
+                "data": json.loads(r.data),
+            }
+            for r in rows
+        ]
+
+    def head(self) -> tuple[int, str]:
+        """The last link of the tenant's chain: ``(seq, hash)``."""
+        with self._read() as conn:
+            found = q.read_head(conn, self.tenant)
+        if found is None:
+            raise NotFound(f"tenant {self.tenant!r} has no ledger")
+        return found.seq, found.hash
+
+    def verify(self) -> VerifyReport:
+        """Check the hash chain and every account's sums against a replay of the journal."""
+        options: dict[str, Any] = {}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"  # one snapshot for the whole walk
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            return verify(conn, self.tenant)
+
+
+def _apply_one(
+    uow: UnitOfWork, item: TransferRequest | TransactionRequest | StrongroomError
+) -> BatchResult:
+    if isinstance(item, StrongroomError):
+        return BatchResult.failed(item)
+    try:
+        return BatchResult.created(item.apply(uow))
+    except StrongroomError as exc:
+        return BatchResult.failed(exc)

@@ -1,0 +1,109 @@
+"""Connecting to SQLite or PostgreSQL, and the differences between them.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a write is acknowledged only
+once it is durable) and a long busy timeout; write transactions start with
+``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade. PostgreSQL
+runs through psycopg 3 at READ COMMITTED with ``synchronous_commit=on``; writers
+of one tenant serialise on the row of its chain head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from strongroom.domain.errors import ValidationError
+
+DEFAULT_URL = "sqlite:///./strongroom.db"
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+# PostgreSQL SQLSTATEs after which a whole unit of work can safely be retried.
+_RETRYABLE_PG = {"40001", "40P01", "55P03"}
+
+
+def normalize_url(url: str) -> str:
+    """Map the user-facing URL schemes onto SQLAlchemy drivers."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with its own wording
+        raise ValidationError(f"invalid database URL: {exc}", loc=("database_url",)) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    elif backend in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValidationError(
+            "the database URL must start with sqlite:/// or postgresql://",
+            loc=("database_url",),
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for ``url`` with Strongroom's settings for its backend."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
+        connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    memory = make_url(url).database in {None, "", ":memory:"}
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a failed unit of work may be retried from the start.
+
+    Deadlocks and serialization failures on PostgreSQL, a busy SQLite file, and
+    a unique violation on an idempotency key (a concurrent duplicate committed
+    first: the retry finds its result and returns it).
+    """
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig)
+        return "idempotency_keys" in text
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in _RETRYABLE_PG:
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            return True
+    return False

@@ -1,0 +1,522 @@
+"""Every SQL statement of the ledger core, scoped by tenant.
+
+The engine calls these inside its units of work; nothing above this module
+writes SQL. Writes take lists so a unit of work can flush many requests in one
+round trip per table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
+from strongroom.domain.chain import GENESIS
+from strongroom.domain.money import Currency
+from strongroom.domain.transactions import Effect, Line, Posting, Transaction, TxStatus
+from strongroom.store.schema import (
+    accounts,
+    idempotency_keys,
+    journal,
+    journal_postings,
+    ledger_heads,
+    outbox,
+    tenants,
+    transactions,
+    units,
+)
+
+
+def dumps(value: Any) -> str:
+    """Deterministic JSON for stored documents."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class Head:
+    seq: int
+    hash: str
+    event_seq: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    operation: str
+    request_hash: str
+    response: str
+
+
+# -- tenants, heads and units ------------------------------------------------------
+
+
+def tenant_exists(conn: Connection, tenant: str) -> bool:
+    return conn.execute(select(tenants.c.id).where(tenants.c.id == tenant)).first() is not None
+
+
+def insert_tenant(conn: Connection, tenant: str, name: str, now: datetime) -> None:
+    conn.execute(insert(tenants).values(id=tenant, name=name, created_at=now))
+    conn.execute(
+        insert(ledger_heads).values(
+            tenant_id=tenant, seq=0, hash=GENESIS, event_seq=0, updated_at=now
+        )
+    )
+
+
+def lock_head(conn: Connection, tenant: str) -> Head:
+    """Lock the tenant's chain head: every writer of a tenant takes it first."""
+    row = conn.execute(
+        select(ledger_heads).where(ledger_heads.c.tenant_id == tenant).with_for_update()
+    ).first()
+    if row is None:
+        raise LookupError(f"tenant {tenant!r} has no ledger")
+    return Head(row.seq, row.hash, row.event_seq, row.updated_at)
+
+
+def read_head(conn: Connection, tenant: str) -> Head | None:
+    row = conn.execute(select(ledger_heads).where(ledger_heads.c.tenant_id == tenant)).first()
+    return None if row is None else Head(row.seq, row.hash, row.event_seq, row.updated_at)
+
+
+def save_head(conn: Connection, tenant: str, head: Head) -> None:
+    conn.execute(
+        update(ledger_heads)
+        .where(ledger_heads.c.tenant_id == tenant)
+        .values(seq=head.seq, hash=head.hash, event_seq=head.event_seq, updated_at=head.at)
+    )
+
+
+def load_units(conn: Connection, tenant: str) -> dict[str, Currency]:
+    rows = conn.execute(select(units.c.code, units.c.exponent).where(units.c.tenant_id == tenant))
+    return {r.code: Currency(r.code, r.exponent, iso=False) for r in rows}
+
+
+def insert_unit(conn: Connection, tenant: str, unit: Currency, now: datetime) -> None:
+    conn.execute(
+        insert(units).values(
+            tenant_id=tenant, code=unit.code, exponent=unit.exponent, created_at=now
+        )
+    )
+
+
+# -- accounts ------------------------------------------------------------------------
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id,
+        currency=row.currency,
+        normal_balance=Side(row.normal_balance),
+        status=AccountStatus(row.status),
+        overdraft_limit=row.overdraft_limit,
+        metadata=json.loads(row.metadata),
+        sums=Sums(row.posted_debits, row.posted_credits, row.pending_debits, row.pending_credits),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def load_accounts(
+    conn: Connection, tenant: str, ids: Iterable[str], *, lock: bool
+) -> dict[str, Account]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = (
+        select(accounts)
+        .where(accounts.c.tenant_id == tenant, accounts.c.id.in_(wanted))
+        .order_by(accounts.c.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return {row.id: _account(row) for row in conn.execute(query)}
+
+
+def iter_accounts(conn: Connection, tenant: str, *, chunk: int = 2000) -> Iterator[Account]:
+    after: str | None = None
+    while True:
+        page = list_accounts(conn, tenant, prefix=None, after=after, limit=chunk)
+        yield from page
+        if len(page) < chunk:
+            return
+        after = page[-1].id
+
+
+def list_accounts(
+    conn: Connection, tenant: str, *, prefix: str | None, after: str | None, limit: int
+) -> list[Account]:
+    query = select(accounts).where(accounts.c.tenant_id == tenant)
+    if prefix:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(accounts.c.id.like(f"{escaped}%", escape="\\"))
+    if after is not None:
+        query = query.where(accounts.c.id > after)
+    rows = conn.execute(query.order_by(accounts.c.id).limit(limit))
+    return [_account(r) for r in rows]
+
+
+def _account_values(tenant: str, account: Account) -> dict[str, Any]:
+    s = account.sums
+    return {
+        "tenant_id": tenant,
+        "id": account.id,
+        "currency": account.currency,
+        "normal_balance": account.normal_balance.value,
+        "status": account.status.value,
+        "overdraft_limit": account.overdraft_limit,
+        "metadata": dumps(dict(account.metadata)),
+        "posted_debits": s.posted_debits,
+        "posted_credits": s.posted_credits,
+        "pending_debits": s.pending_debits,
+        "pending_credits": s.pending_credits,
+        "version": account.version,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
+
+
+def insert_accounts(conn: Connection, tenant: str, new: Sequence[Account]) -> None:
+    if new:
+        conn.execute(insert(accounts), [_account_values(tenant, a) for a in new])
+
+
+_ACCOUNT_UPDATE = (
+    update(accounts)
+    .where(accounts.c.tenant_id == bindparam("t_id"), accounts.c.id == bindparam("a_id"))
+    .values(
+        status=bindparam("status"),
+        overdraft_limit=bindparam("overdraft_limit"),
+        metadata=bindparam("metadata"),
+        posted_debits=bindparam("posted_debits"),
+        posted_credits=bindparam("posted_credits"),
+        pending_debits=bindparam("pending_debits"),
+        pending_credits=bindparam("pending_credits"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
+def update_accounts(conn: Connection, tenant: str, changed: Sequence[Account]) -> None:
+    """Write each changed account once: its sums, status, limit, metadata, version."""
+    if not changed:
+        return
+    rows = []
+    for account in changed:
+        values = _account_values(tenant, account)
+        values["t_id"] = values.pop("tenant_id")
+        values["a_id"] = values.pop("id")
+        for key in ("currency", "normal_balance", "created_at"):
+            values.pop(key)
+        rows.append(values)
+    conn.execute(_ACCOUNT_UPDATE, rows)
+
+
+def write_sums(conn: Connection, tenant: str, account_id: str, sums: Sums) -> None:
+    """Overwrite an account's running sums (the rebuild after confirmed drift)."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.tenant_id == tenant, accounts.c.id == account_id)
+        .values(
+            posted_debits=sums.posted_debits,
+            posted_credits=sums.posted_credits,
+            pending_debits=sums.pending_debits,
+            pending_credits=sums.pending_credits,
+        )
+    )
+
+
+# -- the journal ----------------------------------------------------------------------
+
+
+def insert_journal(
+    conn: Connection, entries: Sequence[Mapping[str, Any]], postings: Sequence[Mapping[str, Any]]
+) -> None:
+    if entries:
+        conn.execute(insert(journal), list(entries))
+    if postings:
+        conn.execute(insert(journal_postings), list(postings))
+
+
+def iter_journal(
+    conn: Connection, tenant: str, *, chunk: int = 2000
+) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
+    """Every journal entry of the tenant in sequence order, with its postings."""
+    after = 0
+    while True:
+        entries = conn.execute(
+            select(journal)
+            .where(journal.c.tenant_id == tenant, journal.c.seq > after)
+            .order_by(journal.c.seq)
+            .limit(chunk)
+        ).all()
+        if not entries:
+            return
+        last = entries[-1].seq
+        by_seq: dict[int, list[Row[Any]]] = {}
+        rows = conn.execute(
+            select(journal_postings)
+            .where(
+                journal_postings.c.tenant_id == tenant,
+                journal_postings.c.seq > after,
+                journal_postings.c.seq <= last,
+            )
+            .order_by(journal_postings.c.seq, journal_postings.c.idx)
+        )
+        for row in rows:
+            by_seq.setdefault(row.seq, []).append(row)
+        for entry in entries:
+            yield entry, by_seq.get(entry.seq, [])
+        after = last
+
+
+def sums_at(conn: Connection, tenant: str, account_id: str, at: datetime) -> Sums:
+    """The account's running sums as they stood after the last entry at or before ``at``."""
+    p = journal_postings
+    row = conn.execute(
+        select(
+            p.c.posted_debits_after,
+            p.c.posted_credits_after,
+            p.c.pending_debits_after,
+            p.c.pending_credits_after,
+        )
+        .join(journal, and_(journal.c.tenant_id == p.c.tenant_id, journal.c.seq == p.c.seq))
+        .where(p.c.tenant_id == tenant, p.c.account_id == account_id, journal.c.created_at <= at)
+        .order_by(p.c.seq.desc(), p.c.idx.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return Sums()
+    return Sums(*row)
+
+
+def statement(
+    conn: Connection,
+    tenant: str,
+    account_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[int, int] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Posted lines of an account in sequence order, with the sums after each."""
+    p = journal_postings
+    query = (
+        select(
+            p.c.seq,
+            p.c.idx,
+            p.c.side,
+            p.c.amount,
+            p.c.posted_debits_after,
+            p.c.posted_credits_after,
+            journal.c.transaction_id,
+            journal.c.description,
+            journal.c.created_at,
+        )
+        .join(journal, and_(journal.c.tenant_id == p.c.tenant_id, journal.c.seq == p.c.seq))
+        .where(
+            p.c.tenant_id == tenant,
+            p.c.account_id == account_id,
+            p.c.effect == Effect.POST.value,
+        )
+    )
+    if start is not None:
+        query = query.where(journal.c.created_at >= start)
+    if end is not None:
+        query = query.where(journal.c.created_at < end)
+    if after is not None:
+        seq, idx = after
+        query = query.where((p.c.seq > seq) | ((p.c.seq == seq) & (p.c.idx > idx)))
+    return list(conn.execute(query.order_by(p.c.seq, p.c.idx).limit(limit)).all())
+
+
+# -- transactions -------------------------------------------------------------------
+
+
+def _lines(rows: Iterable[Row[Any]]) -> dict[int, list[Line]]:
+    by_seq: dict[int, list[Line]] = {}
+    for r in rows:
+        by_seq.setdefault(r.seq, []).append(Line(r.account_id, r.side, r.amount))
+    return by_seq
+
+
+def _lines_of(conn: Connection, tenant: str, seqs: Sequence[int]) -> dict[int, list[Line]]:
+    if not seqs:
+        return {}
+    p = journal_postings
+    rows = conn.execute(
+        select(p.c.seq, p.c.account_id, p.c.side, p.c.amount)
+        .where(p.c.tenant_id == tenant, p.c.seq.in_(list(seqs)))
+        .order_by(p.c.seq, p.c.idx)
+    )
+    return _lines(rows)
+
+
+def _transaction(row: Row[Any], lines: Sequence[Line]) -> Transaction:
+    return Transaction(
+        id=row.id,
+        seq=row.seq,
+        status=TxStatus(row.status),
+        currency=row.currency,
+        lines=tuple(lines),
+        description=row.description,
+        metadata=json.loads(row.metadata),
+        kind=row.kind,
+        hash=row.hash,
+        created_at=row.created_at,
+        pending_amount_posted=row.pending_amount_posted,
+        reverses=row.reverses,
+        expires_at=row.expires_at,
+    )
+
+
+def _with_lines(conn: Connection, tenant: str, rows: Sequence[Row[Any]]) -> list[Transaction]:
+    lines = _lines_of(conn, tenant, [r.seq for r in rows])
+    return [_transaction(r, lines.get(r.seq, [])) for r in rows]
+
+
+def load_transaction(
+    conn: Connection, tenant: str, tx_id: str, *, lock: bool
+) -> Transaction | None:
+    query = select(transactions).where(
+        transactions.c.tenant_id == tenant, transactions.c.id == tx_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else _with_lines(conn, tenant, [row])[0]
+
+
+def list_transactions(
+    conn: Connection,
+    tenant: str,
+    *,
+    account: str | None,
+    kind: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    after: int | None,
+    limit: int,
+) -> list[Transaction]:
+    t = transactions
+    query = select(t).where(t.c.tenant_id == tenant)
+    if account is not None:
+        p = journal_postings
+        touching = select(p.c.seq).where(p.c.tenant_id == tenant, p.c.account_id == account)
+        query = query.where(t.c.seq.in_(touching))
+    if kind is not None:
+        query = query.where(t.c.kind == kind)
+    if start is not None:
+        query = query.where(t.c.created_at >= start)
+    if end is not None:
+        query = query.where(t.c.created_at < end)
+    if after is not None:
+        query = query.where(t.c.seq > after)
+    rows = conn.execute(query.order_by(t.c.seq).limit(limit)).all()
+    return _with_lines(conn, tenant, rows)
+
+
+def find_reversal(conn: Connection, tenant: str, tx_id: str) -> str | None:
+    """The id of the transaction that reverses ``tx_id``, if any."""
+    t = transactions
+    row = conn.execute(select(t.c.id).where(t.c.tenant_id == tenant, t.c.reverses == tx_id)).first()
+    return None if row is None else str(row.id)
+
+
+def due_holds(conn: Connection, tenant: str, now: datetime, limit: int) -> list[str]:
+    t = transactions
+    rows = conn.execute(
+        select(t.c.id)
+        .where(
+            t.c.tenant_id == tenant,
+            t.c.status == TxStatus.PENDING.value,
+            t.c.expires_at <= now,
+        )
+        .order_by(t.c.expires_at, t.c.seq)
+        .limit(limit)
+    )
+    return [r.id for r in rows]
+
+
+def insert_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(transactions), list(rows))
+
+
+_TX_FINISH = (
+    update(transactions)
+    .where(transactions.c.tenant_id == bindparam("t_id"), transactions.c.id == bindparam("x_id"))
+    .values(
+        status=bindparam("status"),
+        pending_amount_posted=bindparam("pending_amount_posted"),
+        finished_seq=bindparam("finished_seq"),
+    )
+)
+
+
+def finish_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record how holds ended: status, amount posted and the entry that ended them."""
+    if rows:
+        conn.execute(_TX_FINISH, list(rows))
+
+
+# -- idempotency and the outbox ---------------------------------------------------------
+
+
+def load_key(conn: Connection, tenant: str, key: str) -> StoredKey | None:
+    k = idempotency_keys
+    row = conn.execute(
+        select(k.c.operation, k.c.request_hash, k.c.response).where(
+            k.c.tenant_id == tenant, k.c.key == key
+        )
+    ).first()
+    return None if row is None else StoredKey(row.operation, row.request_hash, row.response)
+
+
+def insert_keys(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(idempotency_keys), list(rows))
+
+
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(outbox), list(rows))
+
+
+def list_events(conn: Connection, tenant: str, *, after: int, limit: int) -> list[Row[Any]]:
+    query = (
+        select(outbox)
+        .where(outbox.c.tenant_id == tenant, outbox.c.seq > after)
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
+
+
+def count_rows(conn: Connection, tenant: str, table_name: str) -> int:
+    table = {"journal": journal, "outbox": outbox, "transactions": transactions}[table_name]
+    return int(conn.execute(select(func.count()).where(table.c.tenant_id == tenant)).scalar_one())
+
+
+def posting_row(tenant: str, seq: int, idx: int, posting: Posting, after: Sums) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant,
+        "seq": seq,
+        "idx": idx,
+        "account_id": posting.account,
+        "side": posting.side.value,
+        "amount": posting.amount,
+        "effect": posting.effect.value,
+        "posted_debits_after": after.posted_debits,
+        "posted_credits_after": after.posted_credits,
+        "pending_debits_after": after.pending_debits,
+        "pending_credits_after": after.pending_credits,
+    }

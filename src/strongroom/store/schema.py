@@ -1,0 +1,223 @@
+"""The one schema, as SQLAlchemy Core tables, for SQLite and PostgreSQL.
+
+Every row carries its tenant. ``journal`` and ``journal_postings`` are append-only
+(triggers refuse UPDATE and DELETE); ``accounts`` keep the running sums the
+journal implies; ``transactions`` is the client's view of each transaction,
+whose status changes as a hold is posted, voided or expires.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime with microseconds, on both backends.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores a fixed-width text that sorts
+    in time order. Naive datetimes are refused: every time in Strongroom is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Strongroom stores UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(64), nullable=False)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    _created(),
+)
+
+units = Table(
+    "units",
+    metadata,
+    _tenant(),
+    Column("code", String(16), nullable=False),
+    Column("exponent", Integer, nullable=False),
+    _created(),
+    PrimaryKeyConstraint("tenant_id", "code"),
+    CheckConstraint("exponent >= 0 AND exponent <= 18", name="exponent"),
+)
+
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _tenant(),
+    Column("id", String(128), nullable=False),
+    Column("currency", String(16), nullable=False),
+    Column("normal_balance", String(6), nullable=False),
+    Column("status", String(6), nullable=False),
+    Column("overdraft_limit", BigInteger, nullable=True),
+    Column("metadata", Text, nullable=False),
+    Column("posted_debits", BigInteger, nullable=False),
+    Column("posted_credits", BigInteger, nullable=False),
+    Column("pending_debits", BigInteger, nullable=False),
+    Column("pending_credits", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint(
+        "posted_debits >= 0 AND posted_credits >= 0 AND pending_debits >= 0 "
+        "AND pending_credits >= 0",
+        name="sums",
+    ),
+    CheckConstraint("normal_balance IN ('debit', 'credit')", name="normal_balance"),
+    CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
+    CheckConstraint("overdraft_limit IS NULL OR overdraft_limit >= 0", name="overdraft"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("transaction_id", String(40), nullable=False),
+    Column("type", String(12), nullable=False),
+    Column("currency", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("kind", String(64), nullable=True),
+    Column("metadata", Text, nullable=False),
+    Column("reverses", String(40), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    _created(),
+    Column("hash", String(64), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+    CheckConstraint("type IN ('posted', 'pending', 'post_pending', 'void', 'expire')", name="type"),
+)
+
+journal_postings = Table(
+    "journal_postings",
+    metadata,
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("account_id", String(128), nullable=False),
+    Column("side", String(6), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("effect", String(7), nullable=False),
+    # The account's running sums right after this posting: statements and
+    # balances at a point in time read them instead of summing history.
+    Column("posted_debits_after", BigInteger, nullable=False),
+    Column("posted_credits_after", BigInteger, nullable=False),
+    Column("pending_debits_after", BigInteger, nullable=False),
+    Column("pending_credits_after", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "seq", "idx"),
+    CheckConstraint("amount > 0", name="amount"),
+    CheckConstraint("side IN ('debit', 'credit')", name="side"),
+    CheckConstraint("effect IN ('post', 'pend', 'release')", name="effect"),
+    Index(None, "tenant_id", "account_id", "seq"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    _tenant(),
+    Column("id", String(40), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("currency", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("kind", String(64), nullable=True),
+    Column("metadata", Text, nullable=False),
+    Column("pending_amount_posted", BigInteger, nullable=True),
+    Column("reverses", String(40), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("finished_seq", BigInteger, nullable=True),
+    Column("hash", String(64), nullable=False),
+    _created(),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "seq"),
+    # A transaction is reversed at most once (NULLs are distinct on both backends).
+    UniqueConstraint("tenant_id", "reverses"),
+    CheckConstraint("status IN ('posted', 'pending', 'voided', 'expired')", name="status"),
+    Index(None, "tenant_id", "status", "expires_at"),
+    Index(None, "tenant_id", "kind", "seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    _tenant(),
+    Column("key", String(255), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    _created(),
+    PrimaryKeyConstraint("tenant_id", "key"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("id", String(40), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    _created(),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+    UniqueConstraint("id"),
+)
