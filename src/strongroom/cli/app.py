@@ -94,7 +94,7 @@ def verify(
     Exits 0 when both check out, 1 when they do not (naming the first bad sequence).
     """
     try:
-        with Ledger.open(database_url, tenant=tenant, migrate=False) as ledger:
+        with Ledger.open(database_url, tenant=tenant, migrate=False, create=False) as ledger:
             report = ledger.verify()
     except StrongroomError as exc:
         _fail(exc)

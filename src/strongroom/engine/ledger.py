@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -46,10 +45,13 @@ MAX_ATTEMPTS = 10
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
 class _AtomicFailure(Exception):
-    index: int
-    error: StrongroomError
+    """Unwinds an atomic batch's unit of work when one of its items fails."""
+
+    def __init__(self, index: int, error: StrongroomError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -78,14 +80,22 @@ class Ledger:
         tenant: str = "default",
         clock: Clock | None = None,
         migrate: bool = True,
+        create: bool = True,
     ) -> Ledger:
-        """Open (creating and migrating) the database at ``url`` for ``tenant``."""
+        """Open the database at ``url`` for ``tenant``.
+
+        By default the schema is migrated and the tenant's ledger created when
+        missing; with ``create=False`` a missing tenant raises NOT_FOUND.
+        """
         engine = create_db_engine(url)
         try:
             if migrate:
                 upgrade(engine)
             ledger = cls(engine, tenant=tenant, clock=clock)
-            ledger.ensure_tenant()
+            if create:
+                ledger.ensure_tenant()
+            else:
+                ledger.head()  # raises NotFound for an unknown tenant
         except BaseException:
             engine.dispose()
             raise

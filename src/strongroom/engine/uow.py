@@ -47,7 +47,13 @@ from strongroom.domain.errors import (
     ValidationError,
 )
 from strongroom.domain.ids import new_id
-from strongroom.domain.money import Currency, check_amount, define_unit, resolve_currency
+from strongroom.domain.money import (
+    Currency,
+    check_amount,
+    define_unit,
+    iso_currency,
+    resolve_currency,
+)
 from strongroom.domain.snapshots import account_from_dict, account_snapshot, transaction_from_dict
 from strongroom.domain.transactions import (
     MAX_DESCRIPTION,
@@ -187,6 +193,12 @@ class UnitOfWork:
         now = self._clock.now()
         return now if now > head.at else head.at + timedelta(microseconds=1)
 
+    def _currency(self, code: Any) -> Currency:
+        """ISO 4217 needs no query; a tenant's own unit is read once per unit of work."""
+        if isinstance(code, str) and (found := iso_currency(code)) is not None:
+            return found
+        return resolve_currency(code, self._tenant_units())
+
     def _tenant_units(self) -> dict[str, Currency]:
         if self._units is None:
             self._units = q.load_units(self.connection, self.tenant)
@@ -315,7 +327,7 @@ class UnitOfWork:
         )
 
     def _create_account(self, request: Mapping[str, Any]) -> Account:
-        currency = resolve_currency(request["currency"], self._tenant_units())
+        currency = self._currency(request["currency"])
         account_id = request["id"] or new_id("acc")
         if self._load_accounts([account_id])[account_id] is not None:
             raise AlreadyExists(f"account {account_id!r} already exists", account=account_id)
@@ -445,7 +457,7 @@ class UnitOfWork:
         )
 
     def _new_transaction(self, request: TxRequest, reverses: str | None = None) -> Transaction:
-        currency = resolve_currency(request.currency, self._tenant_units())
+        currency = self._currency(request.currency)
         accounts = self._load_accounts([line.account for line in request.lines])
         check_accounts(request.lines, currency.code, accounts)
         effect = Effect.PEND if request.pending else Effect.POST

@@ -53,7 +53,9 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per transaction): a connection found dead
+        # is invalidated by SQLAlchemy and the unit of work retried instead.
+        pool_recycle=1800,
         isolation_level="READ COMMITTED",
         connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
     )
@@ -93,14 +95,16 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed unit of work may be retried from the start.
 
-    Deadlocks and serialization failures on PostgreSQL, a busy SQLite file, and
-    a unique violation on an idempotency key (a concurrent duplicate committed
-    first: the retry finds its result and returns it).
+    Deadlocks and serialization failures on PostgreSQL, a busy SQLite file, a
+    connection the server had closed, and a unique violation on an idempotency
+    key (a concurrent duplicate committed first: the retry finds its result).
     """
     if isinstance(exc, IntegrityError):
         text = str(exc.orig)
         return "idempotency_keys" in text
     if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True  # the server closed the connection before anything committed
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in _RETRYABLE_PG:
             return True
