@@ -270,6 +270,12 @@ def apply_postings(
         current = sums.get(posting.account, account.sums)
         updated = move_sums(current, posting)
         if not updated.fits():
+            if min(updated.pending_debits, updated.pending_credits) < 0:
+                # Only a store altered behind the ledger's back gets here.
+                raise InvalidState(
+                    f"the pending sums of account {account.id} disagree with its holds; "
+                    "run strongroom verify"
+                )
             raise AmountOverflow(f"a running sum of account {account.id} would overflow")
         sums[posting.account] = updated
         after.append(updated)

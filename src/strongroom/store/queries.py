@@ -247,8 +247,9 @@ def insert_journal(
 
 def iter_journal(
     conn: Connection, tenant: str, *, chunk: int = 2000
-) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
-    """Every journal entry of the tenant in sequence order, with its postings."""
+) -> Iterator[tuple[Row[Any], list[Row[Any]], Row[Any] | None]]:
+    """Every journal entry of the tenant in sequence order, with its postings and
+    the ``transactions`` row it created (``None`` for entries that end a hold)."""
     after = 0
     while True:
         entries = conn.execute(
@@ -272,9 +273,43 @@ def iter_journal(
         )
         for row in rows:
             by_seq.setdefault(row.seq, []).append(row)
+        created = {
+            r.seq: r
+            for r in conn.execute(
+                select(transactions).where(
+                    transactions.c.tenant_id == tenant,
+                    transactions.c.seq > after,
+                    transactions.c.seq <= last,
+                )
+            )
+        }
         for entry in entries:
-            yield entry, by_seq.get(entry.seq, [])
+            yield entry, by_seq.get(entry.seq, []), created.get(entry.seq)
         after = last
+
+
+def load_transaction_rows(conn: Connection, tenant: str, ids: Sequence[str]) -> list[Row[Any]]:
+    if not ids:
+        return []
+    t = transactions
+    query = select(t).where(t.c.tenant_id == tenant, t.c.id.in_(list(ids)))
+    return list(conn.execute(query).all())
+
+
+def orphan_transaction_seq(conn: Connection, tenant: str) -> int | None:
+    """The lowest seq of a ``transactions`` row that no journal entry created."""
+    t = transactions
+    missing = (
+        select(func.min(t.c.seq))
+        .select_from(
+            t.outerjoin(
+                journal, and_(journal.c.tenant_id == t.c.tenant_id, journal.c.seq == t.c.seq)
+            )
+        )
+        .where(t.c.tenant_id == tenant, journal.c.seq.is_(None))
+    )
+    value = conn.execute(missing).scalar()
+    return None if value is None else int(value)
 
 
 def sums_at(conn: Connection, tenant: str, account_id: str, at: datetime) -> Sums:
