@@ -12,6 +12,8 @@ COMMITTED_CODES = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "PAYLOAD_TOO_LARGE": 413,
     "ALREADY_EXISTS": 409,
     "IDEMPOTENCY_IN_PROGRESS": 409,
     "HOLD_NOT_PENDING": 409,
@@ -73,3 +75,25 @@ def test_validation_error_lists_the_location() -> None:
     """A validation error says which field was wrong."""
     body = errors.ValidationError("must be > 0", loc=("lines", 1, "amount")).to_dict()
     assert body["errors"] == [{"loc": ["lines", 1, "amount"], "msg": "must be > 0"}]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.InsufficientFunds("short", account="a", available=5),
+        errors.ValidationError("bad", loc=("lines", 0, "amount")),
+        errors.NotFound("gone"),
+    ],
+    ids=["insufficient", "validation", "not-found"],
+)
+def test_error_round_trips_through_its_problem_body(error: errors.StrongroomError) -> None:
+    """error_from_dict rebuilds the same class, detail and extra members."""
+    again = errors.error_from_dict(error.to_dict())
+    assert type(again) is type(error)
+    assert again.to_dict() == error.to_dict()
+
+
+def test_unknown_code_becomes_the_base_class() -> None:
+    """A code this version does not know still yields a StrongroomError."""
+    again = errors.error_from_dict({"code": "SOMETHING_NEW", "detail": "x", "status": 418})
+    assert type(again) is errors.StrongroomError

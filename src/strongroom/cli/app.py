@@ -1,4 +1,4 @@
-"""``strongroom migrate | verify | version``.
+"""``strongroom serve | migrate | verify | tenants create | version``.
 
 Every command takes ``--database-url`` (or ``STRONGROOM_DATABASE_URL``); commands
 that print data take ``--json``. Errors exit with the code of their class
@@ -9,6 +9,7 @@ the balances check out, 1 when they do not.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated, Any
 
@@ -17,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from strongroom._version import __version__
-from strongroom.domain.errors import StrongroomError
+from strongroom.access.service import Access
+from strongroom.domain.errors import StrongroomError, ValidationError
 from strongroom.engine.ledger import Ledger
 from strongroom.store.database import DEFAULT_URL, create_db_engine
 from strongroom.store.migrate import current_revision, upgrade
@@ -121,6 +123,84 @@ def _print_report(tenant: str, report: dict[str, Any], head_seq: int) -> None:
         for d in report["drift"]:
             table.add_row(d["account"], json.dumps(d["stored"]), json.dumps(d["replayed"]))
         console.print(table)
+
+
+tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: Annotated[str, typer.Argument(help="The tenant's display name.")],
+    database_url: DatabaseUrl = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Create a tenant and print its first API key (every scope), once."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade(engine)
+        tenant, secret = Access(engine).create_tenant(name)
+    except StrongroomError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    if as_json:
+        _emit({"tenant": tenant.to_dict(), "api_key": secret})
+    else:
+        console.print(f"tenant [bold]{tenant.id}[/bold] ({tenant.name})")
+        console.print(f"API key (shown once): [bold]{secret}[/bold]")
+
+
+@app.command()
+def serve(
+    database_url: DatabaseUrl = DEFAULT_URL,
+    host: Annotated[str, typer.Option(envvar="STRONGROOM_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="STRONGROOM_PORT")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (PostgreSQL only; SQLite runs one).")
+    ] = 1,
+    admin_token: Annotated[
+        str | None, typer.Option(envvar="STRONGROOM_ADMIN_TOKEN", help="Platform admin token.")
+    ] = None,
+) -> None:
+    """Migrate, then serve the HTTP API. On an empty database, create a first tenant
+    and print its API key once."""
+    import uvicorn
+
+    if workers > 1 and database_url.startswith("sqlite"):
+        _fail(ValidationError("--workers > 1 needs PostgreSQL", loc=("workers",)))
+    engine = create_db_engine(database_url)
+    try:
+        upgrade(engine)
+        access = Access(engine)
+        first = None if access.has_tenants() else access.create_tenant("first tenant")
+    finally:
+        engine.dispose()
+    os.environ["STRONGROOM_DATABASE_URL"] = database_url
+    if admin_token:
+        os.environ["STRONGROOM_ADMIN_TOKEN"] = admin_token
+    base = f"http://{host}:{port}"
+    console.print(f"Strongroom {__version__} listening on [bold]{base}[/bold] (docs: {base}/docs)")
+    if first is not None:
+        tenant, secret = first
+        console.print(f"created tenant {tenant.id}; its API key, shown once:")
+        console.print(f"  [bold]{secret}[/bold]")
+        console.print(
+            "try:\n"
+            f"  curl -s -X POST {base}/v1/accounts -H 'Authorization: Bearer {secret}' "
+            '-H \'Content-Type: application/json\' -d \'{"id": "user:1", "currency": "USD"}\'',
+            soft_wrap=True,
+        )
+    uvicorn.run(
+        "strongroom.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ exits with. The committed list of codes lives in ``tests/domain/test_errors.py``
     ├── Unauthenticated                  UNAUTHENTICATED           401
     ├── Forbidden                        FORBIDDEN                 403
     ├── NotFound                         NOT_FOUND                 404
+    ├── MethodNotAllowed                 METHOD_NOT_ALLOWED        405
+    ├── PayloadTooLarge                  PAYLOAD_TOO_LARGE         413
     ├── Conflict
     │   ├── AlreadyExists                ALREADY_EXISTS            409
     │   ├── IdempotencyInProgress        IDEMPOTENCY_IN_PROGRESS   409
@@ -104,6 +106,20 @@ class NotFound(StrongroomError):
     http_status = 404
     exit_code = 3
     title = "Not found"
+
+
+class MethodNotAllowed(StrongroomError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+    exit_code = 2
+    title = "Method not allowed"
+
+
+class PayloadTooLarge(StrongroomError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    exit_code = 2
+    title = "Request body too large"
 
 
 class Conflict(StrongroomError):
@@ -227,3 +243,27 @@ def all_error_classes() -> list[type[StrongroomError]]:
             seen.append(sub)
             stack.append(sub)
     return [c for c in seen if "code" in c.__dict__]
+
+
+def error_class(code: str) -> type[StrongroomError]:
+    """The error class of a code (the base class for a code it does not know)."""
+    for cls in all_error_classes():
+        if cls.code == code:
+            return cls
+    return StrongroomError
+
+
+def error_from_dict(body: dict[str, Any]) -> StrongroomError:
+    """Rebuild an error from its problem body (replays, and the HTTP client)."""
+    cls = error_class(str(body.get("code", "")))
+    extra = {
+        k: v
+        for k, v in body.items()
+        if k not in {"type", "title", "status", "detail", "code", "instance"}
+    }
+    error = cls.__new__(cls)
+    StrongroomError.__init__(error, str(body.get("detail", "")), **extra)
+    if isinstance(error, ValidationError):
+        first = (extra.get("errors") or [{}])[0]
+        error.loc = tuple(first.get("loc", ()))
+    return error

@@ -32,7 +32,13 @@ from strongroom.domain.errors import (
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Line, StatementLine, Transaction
 from strongroom.engine.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
-from strongroom.engine.requests import BatchResult, TransactionRequest, TransferRequest, as_request
+from strongroom.engine.requests import (
+    BatchResult,
+    TransactionRequest,
+    TransferRequest,
+    as_request,
+    describe,
+)
 from strongroom.engine.uow import UnitOfWork
 from strongroom.engine.verify import VerifyReport, verify
 from strongroom.store import queries as q
@@ -226,11 +232,14 @@ class Ledger:
         requests: Sequence[TransferRequest | TransactionRequest | Mapping[str, Any]],
         *,
         atomic: bool = False,
+        idempotency_key: str | None = None,
     ) -> list[BatchResult]:
         """Apply many transactions in one database transaction, with a result per item.
 
         Non-atomic: each item succeeds or fails on its own. Atomic: all commit,
         or none does and every item that did not fail itself is ``BATCH_ABORTED``.
+        ``idempotency_key`` covers the whole batch (each item may have its own too):
+        a replay returns every item's first result.
         """
         if not isinstance(requests, Sequence) or not 1 <= len(requests) <= MAX_BATCH:
             raise ValidationError(
@@ -242,14 +251,11 @@ class Ledger:
                 parsed.append(as_request(raw, index=i))
             except StrongroomError as exc:
                 parsed.append(exc)
-        if atomic:
-            return self._atomic_batch(parsed)
-        return self.transact(lambda uow: [_apply_one(uow, item) for item in parsed])
+        request = {"atomic": atomic, "items": [describe(item) for item in parsed]}
 
-    def _atomic_batch(
-        self, parsed: Sequence[TransferRequest | TransactionRequest | StrongroomError]
-    ) -> list[BatchResult]:
-        def work(uow: UnitOfWork) -> list[BatchResult]:
+        def run(uow: UnitOfWork) -> list[BatchResult]:
+            if not atomic:
+                return [_apply_one(uow, item) for item in parsed]
             results = []
             for i, item in enumerate(parsed):
                 result = _apply_one(uow, item)
@@ -257,6 +263,16 @@ class Ledger:
                     raise _AtomicFailure(i, result.error)
                 results.append(result)
             return results
+
+        def work(uow: UnitOfWork) -> list[BatchResult]:
+            return uow.idempotent(
+                idempotency_key,
+                "batch",
+                request,
+                lambda: run(uow),
+                lambda results: {"results": [r.to_dict() for r in results]},
+                lambda body: [BatchResult.from_dict(r, replayed=True) for r in body["results"]],
+            )
 
         try:
             return self.transact(work)
@@ -391,11 +407,16 @@ class Ledger:
 
     def head(self) -> tuple[int, str]:
         """The last link of the tenant's chain: ``(seq, hash)``."""
+        found = self.head_info()
+        return found.seq, found.hash
+
+    def head_info(self) -> q.Head:
+        """The chain head with the time of its last entry."""
         with self._read() as conn:
             found = q.read_head(conn, self.tenant)
         if found is None:
             raise NotFound(f"tenant {self.tenant!r} has no ledger")
-        return found.seq, found.hash
+        return found
 
     def verify(self) -> VerifyReport:
         """Check the hash chain and every account's sums against a replay of the journal."""

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from strongroom.domain.errors import StrongroomError, ValidationError
+from strongroom.domain.errors import StrongroomError, ValidationError, error_from_dict
+from strongroom.domain.snapshots import transaction_from_dict
 from strongroom.domain.transactions import Line, Transaction
 from strongroom.engine.uow import UnitOfWork
 
@@ -74,10 +75,30 @@ class BatchResult:
     status: int
     transaction: Transaction | None = None
     error: StrongroomError | None = field(default=None)
+    replayed: bool = field(default=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status}
+        if self.transaction is not None:
+            body["transaction"] = self.transaction.to_dict()
+        if self.error is not None:
+            body["error"] = self.error.to_dict()
+        return body
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any], *, replayed: bool = False) -> BatchResult:
+        tx = body.get("transaction")
+        error = body.get("error")
+        return cls(
+            status=body["status"],
+            transaction=None if tx is None else transaction_from_dict(tx, replayed=replayed),
+            error=None if error is None else error_from_dict(error),
+            replayed=replayed,
+        )
 
     @classmethod
     def created(cls, tx: Transaction) -> BatchResult:
@@ -115,3 +136,20 @@ def as_request(raw: Any, *, index: int) -> TransactionRequest | TransferRequest:
         )
     fields = {k: raw[k] for k in _TRANSFER_FIELDS & set(raw) - {"from", "to"}}
     return TransferRequest(source=raw["from"], destination=raw["to"], **fields)
+
+
+def describe(item: TransactionRequest | TransferRequest | StrongroomError) -> Any:
+    """A JSON-able description of a parsed batch item, for hashing the batch request."""
+    if isinstance(item, StrongroomError):
+        return {"invalid": item.to_dict()}
+    body = {
+        name: getattr(item, name)
+        for name in item.__dataclass_fields__  # noqa: RUF100
+    }
+    if isinstance(item, TransactionRequest):
+        body["lines"] = [
+            line.to_dict() if isinstance(line, Line) else dict(line) for line in item.lines
+        ]
+    body["metadata"] = dict(item.metadata) if item.metadata is not None else None
+    body["type"] = type(item).__name__
+    return body

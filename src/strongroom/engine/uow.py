@@ -235,7 +235,7 @@ class UnitOfWork:
 
     # -- idempotency ---------------------------------------------------------------
 
-    def _idempotent(
+    def idempotent(
         self,
         key: str | None,
         operation: str,
@@ -244,6 +244,12 @@ class UnitOfWork:
         dump: Callable[[R], dict[str, Any]],
         load: Callable[[dict[str, Any]], R],
     ) -> R:
+        """Run ``apply`` once per key: a stored result is loaded instead of re-applied.
+
+        The same key with another ``operation`` or ``request`` raises
+        IDEMPOTENCY_KEY_REUSED. Only successes are stored: a request that raised
+        leaves its key unused. Feature modules use this for their own writes.
+        """
         self._lock()
         if key is None:
             return apply()
@@ -276,7 +282,7 @@ class UnitOfWork:
         self, key: str | None, operation: str, request: Mapping[str, Any],
         apply: Callable[[], Transaction],
     ) -> Transaction:  # fmt: skip
-        return self._idempotent(
+        return self.idempotent(
             key,
             operation,
             request,
@@ -317,7 +323,7 @@ class UnitOfWork:
             "overdraft_limit": check_overdraft_limit(overdraft_limit),
             "metadata": check_metadata(metadata),
         }
-        return self._idempotent(
+        return self.idempotent(
             idempotency_key,
             "create_account",
             request,
@@ -369,7 +375,7 @@ class UnitOfWork:
             request["overdraft_limit"] = check_overdraft_limit(overdraft_limit)
         if metadata is not None:
             request["metadata"] = check_metadata(metadata)
-        return self._idempotent(
+        return self.idempotent(
             idempotency_key,
             "update_account",
             request,

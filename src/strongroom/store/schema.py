@@ -221,3 +221,20 @@ outbox = Table(
     PrimaryKeyConstraint("tenant_id", "seq"),
     UniqueConstraint("id"),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _tenant(),
+    Column("id", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    _created(),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("key_hash"),
+)

@@ -1,0 +1,1 @@
+"""Tenants and API keys: who may call, for which tenant, with which scopes."""

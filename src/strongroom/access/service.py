@@ -1,0 +1,213 @@
+"""Tenants and API keys: creation, authentication, listing and revocation."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Row
+
+from strongroom.access import keys
+from strongroom.domain.accounts import _rfc3339
+from strongroom.domain.clock import Clock, SystemClock
+from strongroom.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationError
+from strongroom.domain.ids import new_id
+from strongroom.engine.pages import Page, check_limit, decode_cursor, page_of
+from strongroom.store import access as sql
+from strongroom.store import queries as q
+
+LAST_USE_RESOLUTION = timedelta(seconds=60)
+"""A key's last use is recorded at most once a minute (a write per request otherwise)."""
+MAX_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as listed: never its secret."""
+
+    id: str
+    tenant: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        def t(v: datetime | None) -> str | None:
+            return None if v is None else _rfc3339(v)
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": list(self.scopes),
+            "expires_at": t(self.expires_at),
+            "revoked_at": t(self.revoked_at),
+            "last_used_at": t(self.last_used_at),
+            "created_at": _rfc3339(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a tenant's key and its scopes."""
+
+    tenant: str
+    key_id: str
+    scopes: tuple[str, ...]
+
+    def require(self, scope: str) -> None:
+        if not keys.grants(self.scopes, scope):
+            raise Forbidden(f"this API key lacks the scope {scope!r}", scope=scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "created_at": _rfc3339(self.created_at)}
+
+
+def _key(row: Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        tenant=row.tenant_id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=tuple(json.loads(row.scopes)),
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        created_at=row.created_at,
+    )
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_NAME:
+        raise ValidationError(f"name is 1 to {MAX_NAME} characters", loc=("name",))
+    return value.strip()
+
+
+class Access:
+    """Tenants and keys on one database."""
+
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+
+    def _begin(self) -> Any:
+        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+    def create_tenant(self, name: str) -> tuple[Tenant, str]:
+        """A new tenant with its ledger, and a first key holding every scope (shown once)."""
+        tenant = Tenant(new_id("tn"), _name(name), self.clock.now())
+        with self._begin() as conn, conn.begin():
+            q.insert_tenant(conn, tenant.id, tenant.name, tenant.created_at)
+            secret = self._insert_key(conn, tenant.id, "initial key", keys.SCOPES, None)[1]
+        return tenant, secret
+
+    def has_tenants(self) -> bool:
+        with self.engine.connect() as conn:
+            return sql.count_tenants(conn) > 0
+
+    def create_key(
+        self, tenant: str, name: str, scopes: Sequence[str], expires_at: datetime | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key for ``tenant``; the secret is returned here and never again."""
+        checked = keys.check_scopes(list(scopes))
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise ValidationError("expires_at needs a time zone", loc=("expires_at",))
+            if expires_at <= self.clock.now():
+                raise ValidationError("expires_at is in the past", loc=("expires_at",))
+        with self._begin() as conn, conn.begin():
+            return self._insert_key(conn, tenant, _name(name), checked, expires_at)
+
+    def _insert_key(
+        self,
+        conn: Any,
+        tenant: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None,
+    ) -> tuple[ApiKey, str]:
+        secret = keys.generate()
+        key = ApiKey(
+            id=new_id("key"),
+            tenant=tenant,
+            name=name,
+            prefix=keys.display_prefix(secret),
+            scopes=tuple(scopes),
+            expires_at=expires_at,
+            revoked_at=None,
+            last_used_at=None,
+            created_at=self.clock.now(),
+        )
+        sql.insert_key(
+            conn,
+            {
+                "tenant_id": tenant,
+                "id": key.id,
+                "name": key.name,
+                "prefix": key.prefix,
+                "key_hash": keys.digest(secret),
+                "scopes": key.scopes,
+                "expires_at": expires_at,
+                "created_at": key.created_at,
+            },
+        )
+        return key, secret
+
+    def list_keys(
+        self, tenant: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[ApiKey]:
+        limit = check_limit(limit)
+        after = decode_cursor(cursor, "api_keys")
+        with self.engine.connect() as conn:
+            rows = sql.list_keys(conn, tenant, after=after, limit=limit + 1)
+        return page_of([_key(r) for r in rows], limit, "api_keys", lambda k: k.id)
+
+    def revoke(self, tenant: str, key_id: str) -> ApiKey:
+        """Revoke at once; another tenant's key id answers NOT_FOUND."""
+        with self._begin() as conn, conn.begin():
+            row = sql.revoke_key(conn, tenant, key_id, self.clock.now())
+        if row is None:
+            raise NotFound(f"API key {key_id!r} not found")
+        return _key(row)
+
+    def authenticate(self, secret: str) -> Principal:
+        """The principal of a presented key; UNAUTHENTICATED for anything not valid now."""
+        if not keys.well_formed(secret):
+            raise Unauthenticated("malformed API key")
+        presented = keys.digest(secret)
+        with self.engine.connect() as conn:
+            row = sql.key_by_hash(conn, presented)
+        if row is None or not hmac.compare_digest(row.key_hash, presented):
+            raise Unauthenticated("unknown API key")
+        now = self.clock.now()
+        if row.revoked_at is not None:
+            raise Unauthenticated("this API key was revoked")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise Unauthenticated("this API key has expired")
+        if row.last_used_at is None or row.last_used_at < now - LAST_USE_RESOLUTION:
+            with self._begin() as conn, conn.begin():
+                sql.touch_key(conn, row.tenant_id, row.id, now, now - LAST_USE_RESOLUTION)
+        return Principal(row.tenant_id, row.id, tuple(json.loads(row.scopes)))
+
+
+def admin_token_matches(configured: str | None, presented: str) -> bool:
+    """Constant-time check of the platform admin token; never matches when unset."""
+    if not configured:
+        return False
+    return hmac.compare_digest(configured.encode(), presented.encode())

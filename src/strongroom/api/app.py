@@ -1,0 +1,90 @@
+"""The FastAPI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+
+from strongroom._version import __version__
+from strongroom.access.service import Access
+from strongroom.api import problems
+from strongroom.api.middleware import BodyLimit, RequestId
+from strongroom.api.routes import access, accounts, ledger, service, transactions
+from strongroom.api.settings import Settings
+from strongroom.engine.ledger import Ledger
+from strongroom.store.database import create_db_engine
+
+REQUESTS = Counter("strongroom_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("strongroom_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+DESCRIPTION = """
+The Strongroom ledger over HTTP. Authenticate with `Authorization: Bearer <api key>`.
+
+* Amounts are JSON integers in minor units, > 0 and < 2^63; never floats or strings.
+* Writes take `Idempotency-Key` (1 to 255 printable characters): the same key and
+  request return the first response again with `Idempotent-Replayed: true`; the
+  same key with another request answers 422 `IDEMPOTENCY_KEY_REUSED`; a duplicate
+  sent while the first is in flight waits for it and never applies twice.
+* Lists take `limit` (1 to 1000, default 100) and `cursor`, and answer
+  `{"data": [...], "next_cursor": ...}` in a stable order.
+* Limits: request bodies up to 1 MiB (413 `PAYLOAD_TOO_LARGE`), batches up to
+  1,000 transactions, transactions up to 256 lines.
+* Errors are `application/problem+json` (RFC 9457) with a stable `code`.
+* Another tenant's id answers exactly like a missing one: 404 `NOT_FOUND`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url, pool_size=20)
+        app.state.settings = settings
+        app.state.ledger = Ledger(engine, tenant="default")
+        app.state.access = Access(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Strongroom",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for router in (
+        access.router,
+        accounts.router,
+        transactions.router,
+        ledger.router,
+        service.router,
+    ):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestId)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory ``strongroom serve`` hands to uvicorn (settings from STRONGROOM_*)."""
+    return create_app(Settings())

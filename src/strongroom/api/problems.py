@@ -1,0 +1,101 @@
+"""Every error as an RFC 9457 problem document carrying Strongroom's stable code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from strongroom.domain.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    StrongroomError,
+    Unauthenticated,
+    ValidationError,
+)
+
+log = logging.getLogger("strongroom.api")
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://strongroom.dev/problems/"
+
+
+def problem_body(error: StrongroomError, request: Request | None = None) -> dict[str, Any]:
+    body = {"type": TYPE_BASE + error.code.lower().replace("_", "-"), **error.to_dict()}
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    return body
+
+
+def problem_response(error: StrongroomError, request: Request | None = None) -> JSONResponse:
+    headers = {}
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = error.extra.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(
+        problem_body(error, request),
+        status_code=error.http_status,
+        media_type=PROBLEM,
+        headers=headers,
+    )
+
+
+def _loc(raw: tuple[Any, ...]) -> list[Any]:
+    return [part for part in raw if part not in {"body", "query", "path", "header"}] or list(raw)
+
+
+async def _strongroom(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StrongroomError)
+    return problem_response(exc, request)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", "")} for e in exc.errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    error = ValidationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    error.extra["errors"] = errors
+    return problem_response(error, request)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    mapped: StrongroomError
+    if exc.status_code == 404:
+        mapped = NotFound(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        mapped = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    elif exc.status_code == 413:
+        mapped = PayloadTooLarge(str(exc.detail))
+    else:
+        mapped = StrongroomError(str(exc.detail))
+        mapped_status = exc.status_code
+        response = problem_response(mapped, request)
+        response.status_code = mapped_status
+        return response
+    return problem_response(mapped, request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    log.exception("unexpected error", extra={"request_id": request_id, "path": request.url.path})
+    error = StrongroomError(
+        f"an unexpected error occurred; quote request id {request_id} to the operator"
+    )
+    return problem_response(error, request)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(StrongroomError, _strongroom)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,67 @@
+"""SQL of tenants and API keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from strongroom.store.schema import api_keys, tenants
+
+
+def count_tenants(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(tenants)).scalar_one())
+
+
+def get_tenant(conn: Connection, tenant: str) -> Row[Any] | None:
+    return conn.execute(select(tenants).where(tenants.c.id == tenant)).first()
+
+
+def insert_key(conn: Connection, values: dict[str, Any]) -> None:
+    row = dict(values)
+    row["scopes"] = json.dumps(list(row["scopes"]))
+    conn.execute(insert(api_keys).values(**row))
+
+
+def key_by_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
+    return conn.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+
+
+def list_keys(
+    conn: Connection, tenant: str, *, after: str | None, limit: int
+) -> Sequence[Row[Any]]:
+    query = select(api_keys).where(api_keys.c.tenant_id == tenant)
+    if after is not None:
+        query = query.where(api_keys.c.id > after)
+    return conn.execute(query.order_by(api_keys.c.id).limit(limit)).all()
+
+
+def revoke_key(conn: Connection, tenant: str, key_id: str, now: datetime) -> Row[Any] | None:
+    """Revoke (once: the first revocation time is kept); None when not found."""
+    conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.tenant_id == tenant, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+        )
+        .values(revoked_at=now)
+    )
+    return conn.execute(
+        select(api_keys).where(api_keys.c.tenant_id == tenant, api_keys.c.id == key_id)
+    ).first()
+
+
+def touch_key(conn: Connection, tenant: str, key_id: str, now: datetime, before: datetime) -> None:
+    """Record a use, at most once per interval (only when the last is older than ``before``)."""
+    conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.tenant_id == tenant,
+            api_keys.c.id == key_id,
+            (api_keys.c.last_used_at.is_(None)) | (api_keys.c.last_used_at < before),
+        )
+        .values(last_used_at=now)
+    )
