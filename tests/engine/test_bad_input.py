@@ -288,3 +288,44 @@ def test_closing_an_account_with_a_balance(books: Ledger) -> None:
     assert_refused(
         books, InvalidState, "INVALID_STATE", books.update_account, "user:1", status="closed"
     )
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["description", "kind", "metadata-key", "metadata-value"],
+    ids=["description", "kind", "metadata-key", "metadata-value"],
+)
+def test_lone_surrogate_is_a_validation_error(ledger: Ledger, field: str) -> None:
+    """Text that UTF-8 cannot encode (a lone surrogate) is refused, not a crash."""
+    ledger.create_account("@w", currency="USD", overdraft_limit=None)
+    ledger.create_account("u", currency="USD")
+    bad = "x\ud800"
+    kwargs: dict[str, object] = {
+        "description": {"description": bad},
+        "kind": {"kind": bad},
+        "metadata-key": {"metadata": {bad: "v"}},
+        "metadata-value": {"metadata": {"k": bad}},
+    }[field]
+    head = ledger.head()
+    with pytest.raises(ValidationError):
+        ledger.transfer("@w", "u", 5, "USD", **kwargs)  # type: ignore[arg-type]
+    assert ledger.head() == head
+
+
+def test_transaction_total_beyond_2_63_is_refused(ledger: Ledger) -> None:
+    """Lines each below 2^63 but totalling more are refused with AMOUNT_OVERFLOW."""
+    big = 2**63 - 1
+    for name in ("@w1", "@w2"):
+        ledger.create_account(name, currency="USD", overdraft_limit=None)
+    for name in ("u1", "u2"):
+        ledger.create_account(name, currency="USD")
+    lines = [
+        Line("@w1", "debit", big),
+        Line("@w2", "debit", big),
+        Line("u1", "credit", big),
+        Line("u2", "credit", big),
+    ]
+    head = ledger.head()
+    with pytest.raises(AmountOverflow):
+        ledger.post(lines, currency="USD", pending=True)
+    assert ledger.head() == head

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Row
 
 from strongroom.access import keys
-from strongroom.domain.accounts import _rfc3339
+from strongroom.domain.accounts import _rfc3339, is_text
 from strongroom.domain.clock import Clock, SystemClock
 from strongroom.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationError
 from strongroom.domain.ids import new_id
@@ -94,7 +94,7 @@ def _key(row: Row[Any]) -> ApiKey:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_NAME:
+    if not is_text(value) or not 0 < len(value.strip()) <= MAX_NAME:
         raise ValidationError(f"name is 1 to {MAX_NAME} characters", loc=("name",))
     return value.strip()
 

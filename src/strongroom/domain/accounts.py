@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from strongroom.domain.errors import InvalidState, ValidationError
 from strongroom.domain.money import MAX_AMOUNT
@@ -132,6 +132,17 @@ def _rfc3339(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def is_text(value: object) -> TypeGuard[str]:
+    """A string that UTF-8 can encode: no lone surrogates (JSON's "\\ud800" decodes to one)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_account_id(value: Any, *, loc: tuple[str | int, ...] = ("id",)) -> str:
     """Account ids: 1-128 chars of letters, digits and ``@ : _ . + = -``."""
     if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
@@ -171,13 +182,14 @@ def check_metadata(value: Any, *, loc: tuple[str | int, ...] = ("metadata",)) ->
         raise ValidationError(f"metadata takes at most {MAX_METADATA_KEYS} keys", loc=loc)
     out: dict[str, str] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY:
+        if not is_text(key) or not 0 < len(key) <= MAX_METADATA_KEY:
             raise ValidationError(
-                f"metadata keys are strings of 1 to {MAX_METADATA_KEY} characters", loc=loc
+                f"metadata keys are UTF-8 strings of 1 to {MAX_METADATA_KEY} characters",
+                loc=loc,
             )
-        if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE:
+        if not is_text(item) or len(item) > MAX_METADATA_VALUE:
             raise ValidationError(
-                f"metadata values are strings of at most {MAX_METADATA_VALUE} characters",
+                f"metadata values are UTF-8 strings of at most {MAX_METADATA_VALUE} characters",
                 loc=(*loc, key),
             )
         out[key] = item

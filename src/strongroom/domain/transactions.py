@@ -24,6 +24,7 @@ from strongroom.domain.accounts import (
     _rfc3339,
     check_account_id,
     check_side,
+    is_text,
 )
 from strongroom.domain.errors import (
     AccountClosed,
@@ -38,7 +39,7 @@ from strongroom.domain.errors import (
     UnbalancedTransaction,
     ValidationError,
 )
-from strongroom.domain.money import check_amount
+from strongroom.domain.money import MAX_AMOUNT, check_amount
 
 MAX_LINES = 256
 MAX_DESCRIPTION = 1024
@@ -197,6 +198,8 @@ def check_lines(raw: Any) -> tuple[Line, ...]:
 def check_balanced(lines: Sequence[Line]) -> None:
     debits = sum(line.amount for line in lines if line.side == Side.DEBIT)
     credits = sum(line.amount for line in lines if line.side == Side.CREDIT)
+    if debits > MAX_AMOUNT or credits > MAX_AMOUNT:
+        raise AmountOverflow("the total of a transaction's debits must be less than 2^63")
     if debits != credits:
         raise UnbalancedTransaction(
             f"debits ({debits}) do not equal credits ({credits})",
@@ -210,8 +213,10 @@ def check_text(value: Any, name: str, limit: int, *, optional: bool) -> str | No
         if optional:
             return None
         return ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise ValidationError(f"{name} must be a string of at most {limit} characters", loc=(name,))
+    if not is_text(value) or len(value) > limit:
+        raise ValidationError(
+            f"{name} must be a UTF-8 string of at most {limit} characters", loc=(name,)
+        )
     return value
 
 
