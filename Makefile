@@ -22,10 +22,10 @@ dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/strongroom migrate
 
-# Install, migrate the embedded SQLite database and show the state of its ledger.
-run: migrate
-	$(BIN)/strongroom version
-	$(BIN)/strongroom verify
+# Install, migrate the embedded SQLite database and serve the API on 127.0.0.1:8000.
+# On an empty database it creates a first tenant and prints its API key once.
+run: install
+	$(BIN)/strongroom serve
 
 lint: dev
 	$(BIN)/ruff check src tests

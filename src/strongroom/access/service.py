@@ -17,7 +17,9 @@ from strongroom.domain.accounts import _rfc3339, is_text
 from strongroom.domain.clock import Clock, SystemClock
 from strongroom.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationError
 from strongroom.domain.ids import new_id
+from strongroom.engine.ledger import Ledger
 from strongroom.engine.pages import Page, check_limit, decode_cursor, page_of
+from strongroom.engine.uow import UnitOfWork
 from strongroom.store import access as sql
 from strongroom.store import queries as q
 
@@ -93,6 +95,25 @@ def _key(row: Row[Any]) -> ApiKey:
     )
 
 
+def _key_from_dict(body: dict[str, Any]) -> ApiKey:
+    def t(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    created = t(body["created_at"])
+    assert created is not None
+    return ApiKey(
+        id=body["id"],
+        tenant=body["tenant"],
+        name=body["name"],
+        prefix=body["prefix"],
+        scopes=tuple(body["scopes"]),
+        expires_at=t(body["expires_at"]),
+        revoked_at=t(body["revoked_at"]),
+        last_used_at=t(body["last_used_at"]),
+        created_at=created,
+    )
+
+
 def _name(value: Any) -> str:
     if not is_text(value) or not 0 < len(value.strip()) <= MAX_NAME:
         raise ValidationError(f"name is 1 to {MAX_NAME} characters", loc=("name",))
@@ -122,17 +143,51 @@ class Access:
             return sql.count_tenants(conn) > 0
 
     def create_key(
-        self, tenant: str, name: str, scopes: Sequence[str], expires_at: datetime | None = None
-    ) -> tuple[ApiKey, str]:
-        """A new key for ``tenant``; the secret is returned here and never again."""
+        self,
+        tenant: str,
+        name: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[ApiKey, str | None]:
+        """A new key for ``tenant``; the secret is returned here and never again.
+
+        Replaying ``idempotency_key`` returns the same key with ``None`` for the
+        secret: a secret is shown once, even to the caller who created it.
+        """
         checked = keys.check_scopes(list(scopes))
+        clean = _name(name)
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise ValidationError("expires_at needs a time zone", loc=("expires_at",))
             if expires_at <= self.clock.now():
                 raise ValidationError("expires_at is in the past", loc=("expires_at",))
-        with self._begin() as conn, conn.begin():
-            return self._insert_key(conn, tenant, _name(name), checked, expires_at)
+        request = {
+            "name": clean,
+            "scopes": list(checked),
+            "expires_at": None if expires_at is None else _rfc3339(expires_at),
+        }
+        created: dict[str, str] = {}
+
+        def insert(uow: UnitOfWork) -> ApiKey:
+            key, secret = self._insert_key(uow.connection, tenant, clean, checked, expires_at)
+            created["secret"] = secret
+            return key
+
+        def work(uow: UnitOfWork) -> ApiKey:
+            created.clear()
+            return uow.idempotent(
+                idempotency_key,
+                "create_api_key",
+                request,
+                lambda: insert(uow),
+                lambda key: key.to_dict() | {"tenant": key.tenant},
+                _key_from_dict,
+            )
+
+        key = Ledger(self.engine, tenant=tenant, clock=self.clock).transact(work)
+        return key, created.get("secret")
 
     def _insert_key(
         self,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from strongroom.api.deps import Admin, PlatformAdmin, access_of
-from strongroom.api.routes._common import problems
+from strongroom.api.deps import Admin, IdempotencyKey, PlatformAdmin, access_of
+from strongroom.api.routes._common import mark_replay, problems
 from strongroom.api.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -27,12 +27,22 @@ def create_tenant(body: TenantCreate, request: Request, _: PlatformAdmin) -> dic
     return {"tenant": tenant.to_dict(), "api_key": secret}
 
 
-@router.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, responses=problems())
-def create_key(body: ApiKeyCreate, request: Request, principal: Admin) -> dict[str, Any]:
-    """Create a key with the given scopes; its secret is in this response only."""
+@router.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, responses=problems(422))
+def create_key(
+    body: ApiKeyCreate,
+    request: Request,
+    principal: Admin,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Create a key with the given scopes; its secret is in this response only.
+
+    An idempotent replay answers the same key with ``"key": null``.
+    """
     key, secret = access_of(request).create_key(
-        principal.tenant, body.name, body.scopes, body.expires_at
+        principal.tenant, body.name, body.scopes, body.expires_at, idempotency_key=idempotency_key
     )
+    mark_replay(response, secret is None)
     return {**key.to_dict(), "key": secret}
 
 
