@@ -11,7 +11,8 @@ README = Path(__file__).parents[1] / "README.md"
 def test_library_example_runs(tmp_path: Path) -> None:
     """The five-minute example executes and leaves books that verify."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    code = blocks[0].replace("sqlite:///books.db", f"sqlite:///{tmp_path / 'books.db'}")
+    example = next(block for block in blocks if "Ledger.open(" in block)
+    code = example.replace("sqlite:///books.db", f"sqlite:///{tmp_path / 'books.db'}")
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)
     ledger = namespace["ledger"]
