@@ -31,6 +31,7 @@ from strongroom.domain.errors import (
 )
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Line, StatementLine, Transaction
+from strongroom.engine.group import GroupCommitter
 from strongroom.engine.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
 from strongroom.engine.requests import (
     BatchResult,
@@ -69,7 +70,15 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 class Ledger:
     """A tenant's ledger on SQLite or PostgreSQL (see API.md, "Python library")."""
 
-    def __init__(self, engine: Engine, *, tenant: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tenant: str,
+        clock: Clock | None = None,
+        group_commit: bool = True,
+        _committer: GroupCommitter | None = None,
+    ) -> None:
         if not isinstance(tenant, str) or not _TENANT_ID.match(tenant):
             raise ValidationError(
                 "a tenant id is 1 to 64 letters, digits, '_', '.' or '-'", loc=("tenant",)
@@ -77,6 +86,8 @@ class Ledger:
         self.engine = engine
         self.tenant = tenant
         self.clock: Clock = clock or SystemClock()
+        self.group_commit = group_commit
+        self._committer = _committer or GroupCommitter(self._run_batch)
 
     @classmethod
     def open(
@@ -87,17 +98,20 @@ class Ledger:
         clock: Clock | None = None,
         migrate: bool = True,
         create: bool = True,
+        group_commit: bool = True,
     ) -> Ledger:
         """Open the database at ``url`` for ``tenant``.
 
         By default the schema is migrated and the tenant's ledger created when
         missing; with ``create=False`` a missing tenant raises NOT_FOUND.
+        ``group_commit=False`` gives every write a transaction of its own (see
+        :mod:`strongroom.engine.group`).
         """
         engine = create_db_engine(url)
         try:
             if migrate:
                 upgrade(engine)
-            ledger = cls(engine, tenant=tenant, clock=clock)
+            ledger = cls(engine, tenant=tenant, clock=clock, group_commit=group_commit)
             if create:
                 ledger.ensure_tenant()
             else:
@@ -109,7 +123,13 @@ class Ledger:
 
     def for_tenant(self, tenant: str, *, create: bool = True) -> Ledger:
         """The ledger of another tenant on the same database and connection pool."""
-        other = Ledger(self.engine, tenant=tenant, clock=self.clock)
+        other = Ledger(
+            self.engine,
+            tenant=tenant,
+            clock=self.clock,
+            group_commit=self.group_commit,
+            _committer=self._committer,
+        )
         if create:
             other.ensure_tenant()
         return other
@@ -144,9 +164,14 @@ class Ledger:
 
         No retry here: use :meth:`transact` unless the caller retries itself.
         """
+        with self._unit(self.tenant) as uow:
+            yield uow
+
+    @contextmanager
+    def _unit(self, tenant: str) -> Iterator[UnitOfWork]:
         options = {"sqlite_begin": "IMMEDIATE"}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            uow = UnitOfWork(conn, self.tenant, self.clock)
+            uow = UnitOfWork(conn, tenant, self.clock)
             yield uow
             uow.flush()
 
@@ -160,6 +185,26 @@ class Ledger:
         def attempt() -> T:
             with self.unit_of_work() as uow:
                 return work(uow)
+
+        return self._retrying(attempt)
+
+    def _submit(self, work: Callable[[UnitOfWork], T]) -> T:
+        """One operation: batched with concurrent ones of this tenant, or alone."""
+        if not self.group_commit:
+            return self.transact(work)
+        return self._committer.submit(self.tenant, work)
+
+    def _run_batch(self, tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        """Run ``works`` in one unit of work of ``tenant`` and commit (with retries).
+
+        A work that raises a StrongroomError leaves the unit of work untouched
+        (operations check before they change), so its error becomes its outcome.
+        """
+
+        def attempt() -> list[Any]:
+            with self._unit(tenant) as uow:
+                outcomes = [_outcome(uow, work) for work in works]
+            return outcomes
 
         return self._retrying(attempt)
 
@@ -187,36 +232,36 @@ class Ledger:
     # -- writes --------------------------------------------------------------------------
 
     def define_unit(self, code: str, exponent: int) -> Currency:
-        return self.transact(lambda uow: uow.define_unit(code, exponent))
+        return self._submit(lambda uow: uow.define_unit(code, exponent))
 
     def create_account(self, account_id: str | None = None, **kwargs: Any) -> Account:
-        return self.transact(lambda uow: uow.create_account(account_id, **kwargs))
+        return self._submit(lambda uow: uow.create_account(account_id, **kwargs))
 
     def update_account(self, account_id: str, **kwargs: Any) -> Account:
-        return self.transact(lambda uow: uow.update_account(account_id, **kwargs))
+        return self._submit(lambda uow: uow.update_account(account_id, **kwargs))
 
     def transfer(
         self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
     ) -> Transaction:
-        return self.transact(
+        return self._submit(
             lambda uow: uow.transfer(source, destination, amount, currency, **kwargs)
         )
 
     def post(self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any) -> Transaction:
-        return self.transact(lambda uow: uow.post(lines, **kwargs))
+        return self._submit(lambda uow: uow.post(lines, **kwargs))
 
     def post_pending(
         self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None
     ) -> Transaction:
-        return self.transact(
+        return self._submit(
             lambda uow: uow.post_pending(tx_id, amount, idempotency_key=idempotency_key)
         )
 
     def void_pending(self, tx_id: str, *, idempotency_key: str | None = None) -> Transaction:
-        return self.transact(lambda uow: uow.void_pending(tx_id, idempotency_key=idempotency_key))
+        return self._submit(lambda uow: uow.void_pending(tx_id, idempotency_key=idempotency_key))
 
     def reverse(self, tx_id: str, **kwargs: Any) -> Transaction:
-        return self.transact(lambda uow: uow.reverse(tx_id, **kwargs))
+        return self._submit(lambda uow: uow.reverse(tx_id, **kwargs))
 
     def expire_holds(self, *, chunk: int = 500) -> int:
         """Expire every hold past its deadline, ``chunk`` per transaction; return the count."""
@@ -436,3 +481,10 @@ def _apply_one(
         return BatchResult.created(item.apply(uow))
     except StrongroomError as exc:
         return BatchResult.failed(exc)
+
+
+def _outcome(uow: UnitOfWork, work: Callable[[UnitOfWork], Any]) -> Any:
+    try:
+        return work(uow)
+    except StrongroomError as exc:
+        return exc

@@ -1,0 +1,166 @@
+"""Group commit: concurrent writes share a transaction, each keeping its own result."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from strongroom import InsufficientFunds, Ledger, StrongroomError, Transaction
+from strongroom.engine.group import GroupCommitter
+from strongroom.engine.uow import UnitOfWork
+
+
+class Recorder:
+    """A run_batch that records batch sizes and can hold the first batch open."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        self.sizes.append(len(works))
+        if len(self.sizes) == 1:
+            self.entered.set()
+            assert self.gate.wait(10)
+        return [work(None) for work in works]  # type: ignore[arg-type]
+
+
+def _submit_all(
+    committer: GroupCommitter, works: list[Callable[[Any], Any]]
+) -> tuple[list[Any], list[threading.Thread]]:
+    """Submit each work from its own thread; the results list fills as they finish."""
+    results: list[Any] = [None] * len(works)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = committer.submit("t", works[i])
+        except StrongroomError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+def test_lone_request_runs_at_once_alone() -> None:
+    """With nothing in flight, a request is its own batch of one."""
+    recorder = Recorder()
+    recorder.gate.set()
+    committer = GroupCommitter(recorder)
+    assert committer.submit("t", lambda _: 7) == 7
+    assert recorder.sizes == [1]
+
+
+def test_requests_arriving_during_a_batch_share_the_next() -> None:
+    """Requests queued behind a batch in flight all run in one following batch."""
+    recorder = Recorder()
+    committer = GroupCommitter(recorder)
+    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
+    first.start()
+    assert recorder.entered.wait(10)
+    results, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 9)])
+    while sum(len(lane.queue) for lane in committer._lanes.values()) < 8:
+        time.sleep(0.001)
+    recorder.gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    assert recorder.sizes == [1, 8]
+    assert results == list(range(1, 9))
+
+
+def test_errors_stay_with_their_request() -> None:
+    """A request's StrongroomError is raised to its caller only."""
+
+    def fail(_: Any) -> Any:
+        return InsufficientFunds("no")
+
+    def run_batch(tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        return [work(None) for work in works]  # type: ignore[arg-type]
+
+    committer = GroupCommitter(run_batch)
+    with pytest.raises(InsufficientFunds):
+        committer.submit("t", fail)
+    assert committer.submit("t", lambda _: "fine") == "fine"
+
+
+def test_a_failed_batch_is_retried_one_by_one() -> None:
+    """When the database fails a whole batch, each request runs again alone."""
+    recorder = Recorder()
+    sizes: list[int] = []
+
+    def run_batch(tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        sizes.append(len(works))
+        if len(sizes) == 1:
+            recorder.entered.set()
+            assert recorder.gate.wait(10)
+        if len(works) > 1:
+            raise RuntimeError("the batch failed as a whole")
+        return [work(None) for work in works]  # type: ignore[arg-type]
+
+    committer = GroupCommitter(run_batch)
+    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
+    first.start()
+    assert recorder.entered.wait(10)
+    results, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 5)])
+    while sum(len(lane.queue) for lane in committer._lanes.values()) < 4:
+        time.sleep(0.001)
+    recorder.gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    assert sizes == [1, 4, 1, 1, 1, 1]
+    assert results == [1, 2, 3, 4]
+
+
+def test_one_failing_request_does_not_fail_its_batch(ledger: Ledger) -> None:
+    """In one shared unit of work, a rejected transfer leaves its neighbours committed."""
+    ledger.create_account("@world", currency="USD", overdraft_limit=None)
+    ledger.create_account("u", currency="USD")
+    ledger.create_account("v", currency="USD")
+    ledger.transfer("@world", "u", 100, "USD")
+    outcomes = ledger._run_batch(
+        ledger.tenant,
+        [
+            lambda uow: uow.transfer("u", "v", 60, "USD"),
+            lambda uow: uow.transfer("u", "v", 60, "USD"),  # only 40 left
+            lambda uow: uow.transfer("u", "v", 40, "USD", idempotency_key="k"),
+            lambda uow: uow.transfer("u", "v", 40, "USD", idempotency_key="k"),  # replay
+        ],
+    )
+    assert isinstance(outcomes[0], Transaction)
+    assert isinstance(outcomes[1], InsufficientFunds)
+    assert outcomes[3].id == outcomes[2].id
+    assert outcomes[3].replayed
+    assert ledger.get_account("v").balance.posted == 100
+    assert ledger.verify().ok
+
+
+def test_hot_account_under_concurrency(ledger: Ledger) -> None:
+    """16 threads paying one fee account: every transfer lands once and the books verify."""
+    ledger.create_account("@world", currency="USD", overdraft_limit=None)
+    ledger.create_account("fees", currency="USD")
+    for i in range(16):
+        ledger.create_account(f"u{i}", currency="USD")
+        ledger.transfer("@world", f"u{i}", 1000, "USD")
+    errors: list[BaseException] = []
+
+    def pay(i: int) -> None:
+        try:
+            for n in range(15):
+                ledger.transfer(f"u{i}", "fees", 1, "USD", idempotency_key=f"fee-{i}-{n}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=pay, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert ledger.get_account("fees").balance.posted == 16 * 15
+    assert ledger.verify().ok
