@@ -70,6 +70,6 @@ def transaction_from_dict(body: dict[str, Any], *, replayed: bool = False) -> Tr
         pending_amount_posted=body.get("pending_amount_posted"),
         reverses=body.get("reverses"),
         expires_at=parse_time(body.get("expires_at")),
-        balances={k: balance_from_dict(v) for k, v in body.get("balances", {}).items()},
+        balances={k: balance_from_dict(v) for k, v in (body.get("balances") or {}).items()},
         replayed=replayed,
     )

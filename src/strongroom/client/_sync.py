@@ -1,0 +1,122 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+import httpx
+
+from strongroom.client import _operations as op
+from strongroom.client._calls import (
+    DEFAULT_TIMEOUT,
+    Call,
+    RetryPolicy,
+    as_method,
+    default_headers,
+    note_key,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _sends(build: Callable[P, Call[T]]) -> Callable[Concatenate[Client, P], T]:
+    """A method of :class:`Client` that builds the call with ``build`` and sends it."""
+
+    def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._run(build(*args, **kwargs))
+
+    return as_method(method, build, "Client")
+
+
+class Client:
+    """The Strongroom HTTP API v1 with the methods and return types of ``strongroom.Ledger``.
+
+    ::
+
+        with Client("https://ledger.example.com", "sr_...") as ledger:
+            ledger.transfer("@world", "user:1", 1000, "USD", idempotency_key="dep-1")
+
+    Errors raise the ``StrongroomError`` subclass of the problem's ``code``.
+    Timeouts and connection failures are retried ``retries`` times with
+    exponential backoff and jitter (see :class:`RetryPolicy`); a write is
+    retried with the same idempotency key, so it applies at most once. When
+    the retries run out the last ``httpx.TransportError`` propagates, with the
+    key in its notes: call again with that ``idempotency_key`` to learn whether
+    the write happened (its result then has ``replayed=True``).
+
+    ``retry`` replaces the whole :class:`RetryPolicy` (``retries`` then does
+    nothing). ``transport`` and ``sleep`` are for tests: an ``httpx``
+    transport, and a function that waits so many seconds.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.retry = retry if retry is not None else RetryPolicy(retries=retries)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=default_headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, call: Call[T]) -> T:
+        request = self._http.build_request(
+            call.method, call.path, params=call.params, json=call.json, headers=call.headers
+        )
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as error:
+                delay = self.retry.after_error(call, error, attempt)
+                if delay is None:
+                    note_key(error, call, attempt)
+                    raise
+            else:
+                delay = self.retry.after_response(call, response, attempt)
+                if delay is None:
+                    return call.result(response)
+            self._sleep(delay)
+            attempt += 1
+
+    create_account = _sends(op.create_account)
+    get_account = _sends(op.get_account)
+    update_account = _sends(op.update_account)
+    list_accounts = _sends(op.list_accounts)
+    balance = _sends(op.balance)
+    statement = _sends(op.statement)
+    transfer = _sends(op.transfer)
+    post = _sends(op.post)
+    post_pending = _sends(op.post_pending)
+    void_pending = _sends(op.void_pending)
+    reverse = _sends(op.reverse)
+    batch = _sends(op.batch)
+    get_transaction = _sends(op.get_transaction)
+    list_transactions = _sends(op.list_transactions)
+    head = _sends(op.head)
+    verify = _sends(op.verify)
+    create_api_key = _sends(op.create_api_key)
+    list_api_keys = _sends(op.list_api_keys)
+    revoke_api_key = _sends(op.revoke_api_key)
