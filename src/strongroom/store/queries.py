@@ -20,6 +20,7 @@ from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
 from strongroom.domain.chain import GENESIS
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Effect, Line, Posting, Transaction, TxStatus
+from strongroom.store.prepared import Prepared, py_time, select_in
 from strongroom.store.schema import (
     accounts,
     idempotency_keys,
@@ -69,14 +70,34 @@ def insert_tenant(conn: Connection, tenant: str, name: str, now: datetime) -> No
     )
 
 
+_LOCK_HEAD = Prepared(
+    select(
+        ledger_heads.c.seq, ledger_heads.c.hash, ledger_heads.c.event_seq, ledger_heads.c.updated_at
+    ).where(ledger_heads.c.tenant_id == bindparam("tenant_id")),
+    lock=True,
+)
+_SAVE_HEAD = Prepared(
+    update(ledger_heads)
+    .where(ledger_heads.c.tenant_id == bindparam("t_id"))
+    .values(
+        seq=bindparam("seq"),
+        hash=bindparam("hash"),
+        event_seq=bindparam("event_seq"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
 def lock_head(conn: Connection, tenant: str) -> Head:
     """Lock the tenant's chain head: every writer of a tenant takes it first."""
-    row = conn.execute(
-        select(ledger_heads).where(ledger_heads.c.tenant_id == tenant).with_for_update()
-    ).first()
+    cursor = _LOCK_HEAD.execute(conn, {"tenant_id": tenant})
+    row = cursor.fetchone()
+    cursor.close()
     if row is None:
         raise LookupError(f"tenant {tenant!r} has no ledger")
-    return Head(row.seq, row.hash, row.event_seq, row.updated_at)
+    at = py_time(row[3])
+    assert at is not None
+    return Head(row[0], row[1], row[2], at)
 
 
 def read_head(conn: Connection, tenant: str) -> Head | None:
@@ -85,11 +106,16 @@ def read_head(conn: Connection, tenant: str) -> Head | None:
 
 
 def save_head(conn: Connection, tenant: str, head: Head) -> None:
-    conn.execute(
-        update(ledger_heads)
-        .where(ledger_heads.c.tenant_id == tenant)
-        .values(seq=head.seq, hash=head.hash, event_seq=head.event_seq, updated_at=head.at)
-    )
+    _SAVE_HEAD.execute(
+        conn,
+        {
+            "t_id": tenant,
+            "seq": head.seq,
+            "hash": head.hash,
+            "event_seq": head.event_seq,
+            "updated_at": head.at,
+        },
+    ).close()
 
 
 def load_units(conn: Connection, tenant: str) -> dict[str, Currency]:
@@ -108,7 +134,7 @@ def insert_unit(conn: Connection, tenant: str, unit: Currency, now: datetime) ->
 # -- accounts ------------------------------------------------------------------------
 
 
-def _account(row: Row[Any]) -> Account:
+def _account(row: Any) -> Account:
     return Account(
         id=row.id,
         currency=row.currency,
@@ -123,20 +149,43 @@ def _account(row: Row[Any]) -> Account:
     )
 
 
+def _raw_account(row: Mapping[str, Any]) -> Account:
+    created, updated = py_time(row["created_at"]), py_time(row["updated_at"])
+    assert created is not None
+    return Account(
+        id=row["id"],
+        currency=row["currency"],
+        normal_balance=Side(row["normal_balance"]),
+        status=AccountStatus(row["status"]),
+        overdraft_limit=row["overdraft_limit"],
+        metadata=json.loads(row["metadata"]),
+        sums=Sums(
+            row["posted_debits"],
+            row["posted_credits"],
+            row["pending_debits"],
+            row["pending_credits"],
+        ),
+        version=row["version"],
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+_ACCOUNT_COLUMNS = [c.name for c in accounts.columns if c.name != "tenant_id"]
+
+
 def load_accounts(
     conn: Connection, tenant: str, ids: Iterable[str], *, lock: bool
 ) -> dict[str, Account]:
+    """Accounts by id, in id order (the lock order), locked on PostgreSQL when asked."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    query = (
-        select(accounts)
-        .where(accounts.c.tenant_id == tenant, accounts.c.id.in_(wanted))
-        .order_by(accounts.c.id)
-    )
-    if lock:
-        query = query.with_for_update()
-    return {row.id: _account(row) for row in conn.execute(query)}
+    rows = select_in(
+        conn, "accounts", _ACCOUNT_COLUMNS, {"tenant_id": tenant}, "id", wanted,
+        lock=lock, order_by="id",
+    )  # fmt: skip
+    return {row["id"]: _raw_account(row) for row in rows}
 
 
 def iter_accounts(conn: Connection, tenant: str, *, chunk: int = 2000) -> Iterator[Account]:
@@ -182,12 +231,14 @@ def _account_values(tenant: str, account: Account) -> dict[str, Any]:
     }
 
 
+_INSERT_ACCOUNT = Prepared(insert(accounts))
+
+
 def insert_accounts(conn: Connection, tenant: str, new: Sequence[Account]) -> None:
-    if new:
-        conn.execute(insert(accounts), [_account_values(tenant, a) for a in new])
+    _INSERT_ACCOUNT.execute_many(conn, [_account_values(tenant, a) for a in new])
 
 
-_ACCOUNT_UPDATE = (
+_ACCOUNT_UPDATE = Prepared(
     update(accounts)
     .where(accounts.c.tenant_id == bindparam("t_id"), accounts.c.id == bindparam("a_id"))
     .values(
@@ -216,7 +267,7 @@ def update_accounts(conn: Connection, tenant: str, changed: Sequence[Account]) -
         for key in ("currency", "normal_balance", "created_at"):
             values.pop(key)
         rows.append(values)
-    conn.execute(_ACCOUNT_UPDATE, rows)
+    _ACCOUNT_UPDATE.execute_many(conn, rows)
 
 
 def write_sums(conn: Connection, tenant: str, account_id: str, sums: Sums) -> None:
@@ -236,13 +287,15 @@ def write_sums(conn: Connection, tenant: str, account_id: str, sums: Sums) -> No
 # -- the journal ----------------------------------------------------------------------
 
 
+_INSERT_ENTRY = Prepared(insert(journal))
+_INSERT_POSTING = Prepared(insert(journal_postings))
+
+
 def insert_journal(
     conn: Connection, entries: Sequence[Mapping[str, Any]], postings: Sequence[Mapping[str, Any]]
 ) -> None:
-    if entries:
-        conn.execute(insert(journal), list(entries))
-    if postings:
-        conn.execute(insert(journal_postings), list(postings))
+    _INSERT_ENTRY.execute_many(conn, entries)
+    _INSERT_POSTING.execute_many(conn, postings)
 
 
 def iter_journal(
@@ -481,12 +534,14 @@ def due_holds(conn: Connection, tenant: str, now: datetime, limit: int) -> list[
     return [r.id for r in rows]
 
 
+_INSERT_TX = Prepared(insert(transactions))
+
+
 def insert_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(transactions), list(rows))
+    _INSERT_TX.execute_many(conn, rows)
 
 
-_TX_FINISH = (
+_TX_FINISH = Prepared(
     update(transactions)
     .where(transactions.c.tenant_id == bindparam("t_id"), transactions.c.id == bindparam("x_id"))
     .values(
@@ -499,31 +554,39 @@ _TX_FINISH = (
 
 def finish_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record how holds ended: status, amount posted and the entry that ended them."""
-    if rows:
-        conn.execute(_TX_FINISH, list(rows))
+    _TX_FINISH.execute_many(conn, rows)
 
 
 # -- idempotency and the outbox ---------------------------------------------------------
 
 
+_LOAD_KEY = Prepared(
+    select(
+        idempotency_keys.c.operation,
+        idempotency_keys.c.request_hash,
+        idempotency_keys.c.response,
+    ).where(
+        idempotency_keys.c.tenant_id == bindparam("tenant_id"),
+        idempotency_keys.c.key == bindparam("key"),
+    )
+)
+_INSERT_KEY = Prepared(insert(idempotency_keys))
+_INSERT_EVENT = Prepared(insert(outbox))
+
+
 def load_key(conn: Connection, tenant: str, key: str) -> StoredKey | None:
-    k = idempotency_keys
-    row = conn.execute(
-        select(k.c.operation, k.c.request_hash, k.c.response).where(
-            k.c.tenant_id == tenant, k.c.key == key
-        )
-    ).first()
-    return None if row is None else StoredKey(row.operation, row.request_hash, row.response)
+    cursor = _LOAD_KEY.execute(conn, {"tenant_id": tenant, "key": key})
+    row = cursor.fetchone()
+    cursor.close()
+    return None if row is None else StoredKey(row[0], row[1], row[2])
 
 
 def insert_keys(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(idempotency_keys), list(rows))
+    _INSERT_KEY.execute_many(conn, rows)
 
 
 def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(outbox), list(rows))
+    _INSERT_EVENT.execute_many(conn, rows)
 
 
 def list_events(conn: Connection, tenant: str, *, after: int, limit: int) -> list[Row[Any]]:

@@ -1,0 +1,133 @@
+"""Hot statements: written once in SQLAlchemy Core, compiled once per dialect,
+run on the raw DB-API cursor of the unit of work's connection.
+
+SQLAlchemy's per-call work (coercing the construct, computing its cache key,
+binding and processing parameters, wrapping results) costs more than the
+database itself for the small statements of a transfer. The write path's
+statements are fixed, so they are compiled once and executed directly, inside
+the same transaction SQLAlchemy began. Values must be ready for the driver:
+:func:`db_value` turns datetimes into what SQLAlchemy itself would store, so
+rows written here and rows written through SQLAlchemy are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
+
+
+def db_value(value: Any, sqlite: bool) -> Any:
+    """A Python value as the driver should receive it."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Strongroom stores UTC times only")
+        if sqlite:
+            return value.astimezone(UTC).strftime(_SQLITE_TIME)
+        return value
+    return value
+
+
+def py_time(value: Any) -> datetime | None:
+    """A stored time read raw, as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class Prepared:
+    """One statement, compiled per dialect on first use."""
+
+    def __init__(self, statement: ClauseElement, *, lock: bool = False) -> None:
+        self.statement = statement
+        self.lock = lock
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            assert isinstance(compiled, SQLCompiler)
+            sql = str(compiled)
+            positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+            if self.lock and name == "postgresql":
+                sql += " FOR UPDATE"
+            found = self._compiled[name] = (sql, positions)
+        return found
+
+    def _params(
+        self, positions: tuple[str, ...] | None, row: Mapping[str, Any], sqlite: bool
+    ) -> Any:
+        if positions is None:
+            return {k: db_value(v, sqlite) for k, v in row.items()}
+        return tuple(db_value(row[k], sqlite) for k in positions)
+
+    def execute(self, conn: Connection, row: Mapping[str, Any]) -> Any:
+        """Run once; returns the raw cursor (fetch from it for a SELECT)."""
+        sql, positions = self._sql(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        cursor = raw(conn).cursor()
+        cursor.execute(sql, self._params(positions, row, sqlite))
+        return cursor
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        if len(rows) == 1:
+            self.execute(conn, rows[0]).close()
+            return
+        sql, positions = self._sql(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        cursor = raw(conn).cursor()
+        cursor.executemany(sql, [self._params(positions, row, sqlite) for row in rows])
+        cursor.close()
+
+    def rows(self, conn: Connection, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cursor = self.execute(conn, row)
+        names = [d[0] for d in cursor.description]
+        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        cursor.close()
+        return found
+
+
+def raw(conn: Connection) -> Any:
+    """The driver's connection under ``conn`` (inside its current transaction)."""
+    return conn.connection.dbapi_connection
+
+
+def select_in(
+    conn: Connection, table: str, columns: Iterable[str], where: Mapping[str, Any],
+    column: str, values: Sequence[Any], *, lock: bool, order_by: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """``SELECT columns FROM table WHERE k = v ... AND column IN (values) ORDER BY``.
+
+    Names come from the schema module, never from input; values are bound.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    clauses = [f"{name} = {mark}" for name in where]
+    clauses.append(f"{column} IN ({', '.join([mark] * len(values))})")
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(clauses)} "  # noqa: S608
+        f"ORDER BY {order_by}"
+    )
+    if lock and not sqlite:
+        sql += " FOR UPDATE"
+    params = [db_value(v, sqlite) for v in where.values()] + list(values)
+    cursor = raw(conn).cursor()
+    cursor.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor.close()
+    return found
