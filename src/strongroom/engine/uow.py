@@ -74,6 +74,7 @@ from strongroom.domain.transactions import (
     settle_lines,
 )
 from strongroom.store import queries as q
+from strongroom.store.prepared import pipelined
 
 R = TypeVar("R")
 MAX_IDEMPOTENCY_KEY = 255
@@ -688,8 +689,20 @@ class UnitOfWork:
         )
 
     def flush(self) -> None:
-        """Write everything buffered so far; the caller commits."""
-        conn, tenant = self.connection, self.tenant
+        """Write everything buffered (one round trip on PostgreSQL); the caller commits."""
+        with pipelined(self.connection):
+            self._write_all(self.connection, self.tenant)
+        self._new_units.clear()
+        self._new_accounts.clear()
+        self._entries.clear()
+        self._postings.clear()
+        self._new_txs.clear()
+        self._finished.clear()
+        self._changed_accounts.clear()
+        self._keys.clear()
+        self._events.clear()
+
+    def _write_all(self, conn: Connection, tenant: str) -> None:
         for unit in self._new_units:
             q.insert_unit(conn, tenant, unit, self._clock.now())
         q.insert_accounts(conn, tenant, list(self._new_accounts.values()))
@@ -701,15 +714,6 @@ class UnitOfWork:
         q.insert_events(conn, self._events)
         if self._head is not None:
             q.save_head(conn, tenant, self._head)
-        self._new_units.clear()
-        self._new_accounts.clear()
-        self._entries.clear()
-        self._postings.clear()
-        self._new_txs.clear()
-        self._finished.clear()
-        self._changed_accounts.clear()
-        self._keys.clear()
-        self._events.clear()
 
 
 def _present(accounts: Mapping[str, Account | None]) -> dict[str, Account]:

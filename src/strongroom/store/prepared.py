@@ -12,7 +12,8 @@ rows written here and rows written through SQLAlchemy are identical.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,3 +132,18 @@ def select_in(
     found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     cursor.close()
     return found
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Send the statements of the block without waiting for each answer.
+
+    On PostgreSQL this is psycopg's pipeline mode: one network round trip for
+    the whole flush instead of one per statement; errors surface when the block
+    ends. SQLite runs in-process and needs nothing.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    with raw(conn).pipeline():
+        yield
