@@ -11,6 +11,7 @@ from strongroom import (
     Ledger,
     Line,
     TxStatus,
+    ValidationError,
 )
 from strongroom.testing import FakeClock
 
@@ -103,3 +104,22 @@ def test_verify_is_ok_after_writes(funded: Ledger) -> None:
     report = funded.verify()
     assert report.ok
     assert report.checked == funded.head()[0] == 2
+
+
+def test_a_refusal_is_the_first_response_of_its_key(funded: Ledger) -> None:
+    """A keyed request refused by a rule is refused again on replay, even once it could pass."""
+    with pytest.raises(InsufficientFunds):
+        funded.transfer("user:1", "shop", 5000, "USD", idempotency_key="big")
+    funded.transfer("@world", "user:1", 10_000, "USD")
+    with pytest.raises(InsufficientFunds) as again:
+        funded.transfer("user:1", "shop", 5000, "USD", idempotency_key="big")
+    assert again.value.replayed
+    assert funded.get_account("shop").balance.posted == 0
+
+
+def test_a_malformed_request_leaves_its_key_unused(funded: Ledger) -> None:
+    """A request that fails validation does not use up its key."""
+    with pytest.raises(ValidationError):
+        funded.transfer("user:1", "shop", 0, "USD", idempotency_key="k0")
+    tx = funded.transfer("user:1", "shop", 1, "USD", idempotency_key="k0")
+    assert not tx.replayed

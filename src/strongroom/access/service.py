@@ -235,6 +235,8 @@ class Access:
 
     def revoke(self, tenant: str, key_id: str) -> ApiKey:
         """Revoke at once; another tenant's key id answers NOT_FOUND."""
+        if not is_text(key_id):
+            raise NotFound("API key not found")
         with self._begin() as conn, conn.begin():
             row = sql.revoke_key(conn, tenant, key_id, self.clock.now())
         if row is None:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 
 from strongroom._version import __version__
 from strongroom.access.service import Access
 from strongroom.api import problems
-from strongroom.api.middleware import BodyLimit, RequestId
-from strongroom.api.routes import access, accounts, ledger, service, transactions
+from strongroom.api.middleware import BodyLimit, Metrics, RequestId
+from strongroom.api.routes import access, accounts, events, ledger, service, transactions
 from strongroom.api.settings import Settings
 from strongroom.engine.ledger import Ledger
 from strongroom.store.database import create_db_engine
 
+log = logging.getLogger("strongroom.api")
 REQUESTS = Counter("strongroom_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("strongroom_http_request_seconds", "HTTP request latency", ["method", "route"])
 
@@ -47,9 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.ledger = Ledger(engine, tenant="default")
         app.state.access = Access(engine)
+        sweeper = None
+        if settings.expiry_interval_seconds > 0:
+            sweeper = asyncio.create_task(
+                _expire_holds_forever(app.state.ledger, settings.expiry_interval_seconds)
+            )
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             engine.dispose()
 
     app = FastAPI(
@@ -64,25 +76,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts.router,
         transactions.router,
         ledger.router,
+        events.router,
         service.router,
     ):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(Metrics, requests=REQUESTS, latency=LATENCY)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestId)
     return app
+
+
+async def _expire_holds_forever(ledger: Ledger, interval: float) -> None:
+    """Void holds past their deadline with status ``expired``, every ``interval`` seconds."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await asyncio.to_thread(ledger.expire_holds_of_all_tenants)
+        except Exception:
+            log.exception("hold expiry failed; retrying at the next interval")
+            continue
+        if expired:
+            log.info("expired %d holds", expired)
 
 
 def app_from_environment() -> FastAPI:

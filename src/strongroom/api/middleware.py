@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strongroom.domain.errors import PayloadTooLarge
+from strongroom.domain.errors import PayloadTooLarge, StrongroomError
 
+log = logging.getLogger("strongroom.api")
+_TYPE = "https://strongroom.dev/problems/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
 
 class RequestId:
-    """Take a sane incoming ``X-Request-Id`` or make one; echo it on the response."""
+    """Take a sane incoming ``X-Request-Id`` or make one; echo it on every response.
+
+    Also the last line of defence: an exception that escaped everything else is
+    logged with the request id and answered as a 500 problem carrying it.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -28,15 +36,57 @@ class RequestId:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
         scope.setdefault("state", {})["request_id"] = request_id
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unexpected error", extra={"request_id": request_id})
+            if started:
+                raise
+            error = StrongroomError(
+                f"an unexpected error occurred; quote request id {request_id} to the operator"
+            )
+            body = {"type": _TYPE + "internal-error", **error.to_dict(), "request_id": request_id}
+            await _send_problem(send_with_id, 500, body)
+
+
+class Metrics:
+    """Count requests and time them per route (pure ASGI: exceptions pass untouched)."""
+
+    def __init__(self, app: ASGIApp, requests: Any, latency: Any) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+            self.requests.labels(scope["method"], route, str(status)).inc()
 
 
 class BodyLimit:
@@ -72,19 +122,23 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         error = PayloadTooLarge(f"request bodies are limited to {self.limit} bytes")
         body: dict[str, Any] = {
-            "type": "https://strongroom.dev/problems/payload-too-large",
+            "type": _TYPE + "payload-too-large",
             **error.to_dict(),
             "request_id": scope.get("state", {}).get("request_id"),
         }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _send_problem(send, 413, body)
+
+
+async def _send_problem(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -36,6 +36,8 @@ def problem_body(error: StrongroomError, request: Request | None = None) -> dict
 
 def problem_response(error: StrongroomError, request: Request | None = None) -> JSONResponse:
     headers = {}
+    if error.replayed:
+        headers["Idempotent-Replayed"] = "true"
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     retry_after = error.extra.get("retry_after")
@@ -70,18 +72,21 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     mapped: StrongroomError
-    if exc.status_code == 404:
+    detail = str(exc.detail)
+    if exc.status_code == 400:
+        mapped = ValidationError(detail)  # e.g. a body that is not valid UTF-8 or JSON
+    elif exc.status_code == 401:
+        mapped = Unauthenticated(detail)
+    elif exc.status_code == 404:
         mapped = NotFound(f"no route for {request.method} {request.url.path}")
     elif exc.status_code == 405:
         mapped = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
     elif exc.status_code == 413:
-        mapped = PayloadTooLarge(str(exc.detail))
+        mapped = PayloadTooLarge(detail)
     else:
-        mapped = StrongroomError(str(exc.detail))
-        mapped_status = exc.status_code
-        response = problem_response(mapped, request)
-        response.status_code = mapped_status
-        return response
+        body = problem_body(StrongroomError(detail), request)
+        body.update(status=exc.status_code, title=detail)
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
     return problem_response(mapped, request)
 
 

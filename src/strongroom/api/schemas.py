@@ -8,7 +8,7 @@ fields explicitly; routes fill them from the domain's ``to_dict`` forms.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -259,3 +259,36 @@ class Readiness(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
     migrations: str
+
+
+class EventOut(BaseModel):
+    id: str = Field(examples=["evt_01JD8X2Q7Z0000000000000000"])
+    type: str = Field(examples=["transaction.posted"])
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    data: list[EventOut]
+    next_cursor: str | None = Field(
+        description="Pass as `after` for the next page; null when no more events exist yet"
+    )
+
+
+class CheckpointOut(BaseModel):
+    tenant: str
+    seq: int
+    hash: str
+    at: datetime | None = Field(description="When entry `seq` was written; null at seq 0")
+    signature: str = Field(description="Ed25519 signature of `payload`, base64")
+    key_id: str
+    public_key: str = Field(description="The signing key's raw 32-byte public key, base64")
+    payload: str = Field(
+        description='The signed bytes: canonical JSON {"at","hash","seq","tenant"} (UTF-8)'
+    )
+    created_at: datetime
+
+
+class CheckpointPage(BaseModel):
+    data: list[CheckpointOut]
+    next_cursor: str | None

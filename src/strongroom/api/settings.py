@@ -18,3 +18,6 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     webhook_allowed_hosts: str = ""
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies get 413")
+    expiry_interval_seconds: float = Field(
+        1.0, description="How often the server expires holds past their deadline; 0: never"
+    )

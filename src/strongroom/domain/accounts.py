@@ -133,8 +133,9 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def is_text(value: object) -> TypeGuard[str]:
-    """A string that UTF-8 can encode: no lone surrogates (JSON's "\\ud800" decodes to one)."""
-    if not isinstance(value, str):
+    """Text every backend stores: UTF-8 encodable (JSON's "\\ud800" decodes to a lone
+    surrogate, which is not) and without NUL (PostgreSQL text cannot hold it)."""
+    if not isinstance(value, str) or "\x00" in value:
         return False
     try:
         value.encode("utf-8")

@@ -56,6 +56,8 @@ class StrongroomError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra: dict[str, Any] = extra
+        self.replayed = False
+        """True when raised again from an idempotency key's stored first response."""
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the body of a problem document (RFC 9457), minus ``type``."""

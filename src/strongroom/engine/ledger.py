@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from strongroom.domain.accounts import Account, Balance
+from strongroom.domain.accounts import Account, Balance, is_text
 from strongroom.domain.clock import Clock, SystemClock
 from strongroom.domain.errors import (
     BatchAborted,
+    InvalidState,
     NotFound,
     StorageUnavailable,
     StrongroomError,
@@ -31,8 +32,13 @@ from strongroom.domain.errors import (
 )
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Line, StatementLine, Transaction
+from strongroom.engine.checkpoints import Checkpoint, SigningKey, matches_chain
+from strongroom.engine.checkpoints import take as take_checkpoint
+from strongroom.engine.feed import Event, check_types, read_page
 from strongroom.engine.group import GroupCommitter
 from strongroom.engine.pages import DEFAULT_LIMIT, Page, check_limit, decode_cursor, page_of
+from strongroom.engine.reconcile import ReconcileReport
+from strongroom.engine.reconcile import rebuild as rebuild_sums
 from strongroom.engine.requests import (
     BatchResult,
     TransactionRequest,
@@ -42,6 +48,7 @@ from strongroom.engine.requests import (
 )
 from strongroom.engine.uow import UnitOfWork
 from strongroom.engine.verify import VerifyReport, verify
+from strongroom.store import checkpoints as checkpoint_sql
 from strongroom.store import queries as q
 from strongroom.store.database import DEFAULT_URL, create_db_engine, is_retryable
 from strongroom.store.migrate import upgrade
@@ -190,9 +197,13 @@ class Ledger:
 
     def _submit(self, work: Callable[[UnitOfWork], T]) -> T:
         """One operation: batched with concurrent ones of this tenant, or alone."""
-        if not self.group_commit:
-            return self.transact(work)
-        return self._committer.submit(self.tenant, work)
+        if self.group_commit:
+            return self._committer.submit(self.tenant, work)
+        # A batch of one: like a group, it commits the stored refusal of a keyed request.
+        outcome = self._run_batch(self.tenant, [work])[0]
+        if isinstance(outcome, StrongroomError):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
 
     def _run_batch(self, tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
         """Run ``works`` in one unit of work of ``tenant`` and commit (with retries).
@@ -262,6 +273,12 @@ class Ledger:
 
     def reverse(self, tx_id: str, **kwargs: Any) -> Transaction:
         return self._submit(lambda uow: uow.reverse(tx_id, **kwargs))
+
+    def expire_holds_of_all_tenants(self) -> int:
+        """Expire every due hold of every tenant on this database (the server's sweeper)."""
+        with self._read() as conn:
+            tenants = q.tenants_with_due_holds(conn, self.clock.now())
+        return sum(self.for_tenant(t, create=False).expire_holds() for t in tenants)
 
     def expire_holds(self, *, chunk: int = 500) -> int:
         """Expire every hold past its deadline, ``chunk`` per transaction; return the count."""
@@ -336,6 +353,8 @@ class Ledger:
             yield conn
 
     def get_account(self, account_id: str) -> Account:
+        if not is_text(account_id):  # nothing stored can match (PostgreSQL refuses NUL)
+            raise NotFound("account not found")
         with self._read() as conn:
             found = q.load_accounts(conn, self.tenant, [account_id], lock=False)
         if account_id not in found:
@@ -347,6 +366,8 @@ class Ledger:
     ) -> Page[Account]:
         limit = check_limit(limit)
         after = decode_cursor(cursor, "accounts")
+        if prefix is not None and not is_text(prefix):
+            return Page([], None)
         with self._read() as conn:
             rows = q.list_accounts(conn, self.tenant, prefix=prefix, after=after, limit=limit + 1)
         return page_of(rows, limit, "accounts", lambda a: a.id)
@@ -407,6 +428,8 @@ class Ledger:
         return Page([line for _, line in page.data], page.next_cursor)
 
     def get_transaction(self, tx_id: str) -> Transaction:
+        if not is_text(tx_id):
+            raise NotFound("transaction not found")
         with self._read() as conn:
             found = q.load_transaction(conn, self.tenant, tx_id, lock=False)
         if found is None:
@@ -427,6 +450,8 @@ class Ledger:
         _aware(start, "from")
         _aware(end, "to")
         after = decode_cursor(cursor, "transactions")
+        if any(v is not None and not is_text(v) for v in (account, kind)):
+            return Page([], None)
         with self._read() as conn:
             rows = q.list_transactions(
                 conn, self.tenant, account=account, kind=kind, start=start, end=end,
@@ -470,6 +495,103 @@ class Ledger:
             options["isolation_level"] = "REPEATABLE READ"  # one snapshot for the whole walk
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             return verify(conn, self.tenant)
+
+    # -- the event feed and the integrity jobs -----------------------------------------
+
+    def list_events(
+        self,
+        *,
+        after: str | None = None,
+        types: Sequence[str] | str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[Event]:
+        """Events in commit order after ``after``: the id of the last event handled,
+        or the ``next_cursor`` of a previous page (``None``: from the first event).
+
+        ``types`` (a list, or ``"a,b"``) keeps only those types. An unknown event
+        id, another tenant's included, is a VALIDATION_ERROR on ``after``.
+        """
+        limit = check_limit(limit)
+        wanted = check_types(types)
+        with self._read() as conn:
+            return read_page(conn, self.tenant, after=after, types=wanted, limit=limit)
+
+    def reconcile(self, *, rebuild: bool = False) -> ReconcileReport:
+        """Compare every account's running sums with a replay of the journal.
+
+        ``rebuild=True`` also writes the replayed sums back to the accounts that
+        drifted, in one transaction under the tenant's head lock; it refuses with
+        INVALID_STATE, changing nothing, when the chain does not verify.
+        """
+        if not rebuild:
+            return ReconcileReport.of(self.tenant, self.verify())
+        return self._retrying(
+            lambda: self._in_write(lambda conn: rebuild_sums(conn, self.tenant, self.clock.now()))
+        )
+
+    def checkpoint(self, key: SigningKey, *, verify_chain: bool = True) -> Checkpoint:
+        """Sign the chain head with ``key`` and store the checkpoint (once per head and key).
+
+        By default the whole chain is verified first, so a checkpoint never vouches
+        for a history that was already altered: INVALID_STATE when it does not verify.
+        """
+        if verify_chain:
+            report = self.verify()
+            if report.first_bad_seq is not None:
+                raise InvalidState(
+                    f"the chain is broken at seq {report.first_bad_seq}; not signing it"
+                )
+            seq, digest = report.head_seq, report.head_hash
+        else:
+            seq, digest = self.head()
+        return self._retrying(
+            lambda: self._in_write(
+                lambda conn: take_checkpoint(conn, self.tenant, key, seq, digest, self.clock.now())
+            )
+        )
+
+    def list_checkpoints(
+        self, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Checkpoint]:
+        """The tenant's stored checkpoints, oldest head first."""
+        limit = check_limit(limit)
+        after = decode_cursor(cursor, "checkpoints")
+        if after is not None and not (
+            isinstance(after, list)
+            and len(after) == 2
+            and type(after[0]) is int
+            and 0 <= after[0] < 2**63
+            and isinstance(after[1], str)
+            and after[1].isascii()
+            and after[1].isalnum()
+        ):
+            raise ValidationError("invalid cursor", loc=("cursor",))
+        position = (after[0], after[1]) if after is not None else None
+        with self._read() as conn:
+            rows = checkpoint_sql.list_checkpoints(
+                conn, self.tenant, after=position, limit=limit + 1
+            )
+        found = [Checkpoint.from_row(r) for r in rows]
+        return page_of(found, limit, "checkpoints", lambda c: [c.seq, c.key_id])
+
+    def check_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Whether the journal still has, at the checkpoint's seq, the hash and time it
+        records: false once any entry up to there was rewritten, removed or reordered.
+
+        This checks the chain, not the signature: see ``verify_checkpoint``.
+        """
+        if checkpoint.tenant != self.tenant:
+            raise ValidationError(
+                f"the checkpoint is of tenant {checkpoint.tenant!r}, not {self.tenant!r}",
+                loc=("tenant",),
+            )
+        with self._read() as conn:
+            return q.read_head(conn, self.tenant) is not None and matches_chain(conn, checkpoint)
+
+    def tenant_ids(self) -> list[str]:
+        """Every tenant that has a ledger in this database, in id order."""
+        with self._read() as conn:
+            return q.tenant_ids(conn)
 
 
 def _apply_one(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -34,8 +34,27 @@ def encode_cursor(kind: str, position: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "accounts": lambda p: isinstance(p, str) and "\x00" not in p,
+    "api_keys": lambda p: isinstance(p, str) and "\x00" not in p,
+    "transactions": lambda p: type(p) is int and 0 <= p < 2**63,
+    "statement": lambda p: (
+        isinstance(p, list) and len(p) == 2 and all(type(x) is int and 0 <= x < 2**63 for x in p)
+    ),
+    "checkpoints": lambda p: (
+        isinstance(p, list)
+        and len(p) == 2
+        and type(p[0]) is int
+        and isinstance(p[1], str)
+        and "\x00" not in p[1]
+    ),
+}
+_INT = _SHAPES["transactions"]  # lists positioned by a sequence number (events, ...)
+
+
 def decode_cursor(cursor: str | None, kind: str) -> Any:
-    """The position inside ``cursor``; a cursor of another list or garbage is refused."""
+    """The position inside ``cursor``; garbage, a forged position, or a cursor of
+    another list is refused with VALIDATION_ERROR."""
     if cursor is None:
         return None
     try:
@@ -45,6 +64,8 @@ def decode_cursor(cursor: str | None, kind: str) -> Any:
         raise ValidationError("invalid cursor", loc=("cursor",)) from None
     if found_kind != kind:
         raise ValidationError("this cursor belongs to another list", loc=("cursor",))
+    if not _SHAPES.get(kind, _INT)(position):
+        raise ValidationError("invalid cursor", loc=("cursor",))
     return position
 
 

@@ -36,15 +36,20 @@ from strongroom.domain.accounts import (
     check_metadata,
     check_overdraft_limit,
     check_side,
+    is_text,
 )
 from strongroom.domain.chain import Entry, link
 from strongroom.domain.clock import Clock
 from strongroom.domain.errors import (
     AlreadyExists,
+    Conflict,
+    IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidState,
     NotFound,
+    Rejected,
     ValidationError,
+    error_from_dict,
 )
 from strongroom.domain.ids import new_id
 from strongroom.domain.money import (
@@ -77,6 +82,7 @@ from strongroom.store import queries as q
 from strongroom.store.prepared import pipelined
 
 R = TypeVar("R")
+_ERROR = "__error__"  # marks a stored refusal among stored responses
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -216,6 +222,8 @@ class UnitOfWork:
     def account(self, account_id: str) -> Account:
         """The account as this unit of work sees it (locked), or NotFound."""
         self._lock()
+        if not is_text(account_id):
+            raise NotFound("account not found")
         found = self._load_accounts([account_id])[account_id]
         if found is None:
             raise NotFound(f"account {account_id!r} not found")
@@ -226,7 +234,7 @@ class UnitOfWork:
         self._lock()
         found = self._txs.get(tx_id)
         if found is None:
-            if not isinstance(tx_id, str):
+            if not is_text(tx_id):
                 raise NotFound("transaction not found")
             found = q.load_transaction(self.connection, self.tenant, tx_id, lock=True)
             if found is None:
@@ -248,8 +256,13 @@ class UnitOfWork:
         """Run ``apply`` once per key: a stored result is loaded instead of re-applied.
 
         The same key with another ``operation`` or ``request`` raises
-        IDEMPOTENCY_KEY_REUSED. Only successes are stored: a request that raised
-        leaves its key unused. Feature modules use this for their own writes.
+        IDEMPOTENCY_KEY_REUSED. The first response is what a replay returns: a
+        success, or a refusal by a rule of the ledger (404, 409, 422), which is
+        raised again (``.replayed`` set). A malformed request (400) never got
+        that far and leaves its key unused. The stored refusal is committed only
+        by callers that commit after a failed operation (``Ledger``'s writes do);
+        inside ``transact`` an exception rolls it back with everything else.
+        Feature modules use this for their own writes.
         """
         self._lock()
         if key is None:
@@ -267,17 +280,30 @@ class UnitOfWork:
                 raise IdempotencyKeyReused(
                     f"idempotency key {key!r} was used for a different request"
                 )
-            return load(json.loads(stored.response))
-        result = apply()
+            body = json.loads(stored.response)
+            if _ERROR in body:
+                error = error_from_dict(body[_ERROR])
+                error.replayed = True
+                raise error
+            return load(body)
+        try:
+            result = apply()
+        except (Rejected, Conflict, NotFound) as exc:
+            if not isinstance(exc, IdempotencyKeyReused | IdempotencyInProgress):
+                self._remember(key, operation, digest, {_ERROR: exc.to_dict()})
+            raise
+        self._remember(key, operation, digest, dump(result))
+        return result
+
+    def _remember(self, key: str, operation: str, digest: str, response: Any) -> None:
         self._keys[key] = {
             "tenant_id": self.tenant,
             "key": key,
             "operation": operation,
             "request_hash": digest,
-            "response": q.dumps(dump(result)),
+            "response": q.dumps(response),
             "created_at": self._clock.now(),
         }
-        return result
 
     def _tx_idempotent(
         self, key: str | None, operation: str, request: Mapping[str, Any],

@@ -618,3 +618,67 @@ def posting_row(tenant: str, seq: int, idx: int, posting: Posting, after: Sums) 
         "pending_debits_after": after.pending_debits,
         "pending_credits_after": after.pending_credits,
     }
+
+
+# -- the event feed, rebuilds and tenants (integrity jobs) -------------------------------
+
+
+def event_seq(conn: Connection, tenant: str, event_id: str) -> int | None:
+    """The outbox sequence of one of the tenant's events; ``None`` when it has no such event."""
+    found = conn.execute(
+        select(outbox.c.seq).where(outbox.c.tenant_id == tenant, outbox.c.id == event_id)
+    ).first()
+    return None if found is None else int(found.seq)
+
+
+def feed_events(
+    conn: Connection, tenant: str, *, after: int, types: Sequence[str] | None, limit: int
+) -> list[Row[Any]]:
+    """The tenant's events after outbox sequence ``after``, in commit order, of ``types``."""
+    query = select(outbox).where(outbox.c.tenant_id == tenant, outbox.c.seq > after)
+    if types:
+        query = query.where(outbox.c.type.in_(list(types)))
+    return list(conn.execute(query.order_by(outbox.c.seq).limit(limit)).all())
+
+
+def restore_sums(conn: Connection, tenant: str, account_id: str, sums: Sums, now: datetime) -> None:
+    """Overwrite an account's running sums with replayed ones, as a new version."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.tenant_id == tenant, accounts.c.id == account_id)
+        .values(
+            posted_debits=sums.posted_debits,
+            posted_credits=sums.posted_credits,
+            pending_debits=sums.pending_debits,
+            pending_credits=sums.pending_credits,
+            version=accounts.c.version + 1,
+            updated_at=now,
+        )
+    )
+
+
+def entry_link(conn: Connection, tenant: str, seq: int) -> tuple[str, datetime] | None:
+    """The hash and time of the tenant's journal entry ``seq``, if there is one."""
+    found = conn.execute(
+        select(journal.c.hash, journal.c.created_at).where(
+            journal.c.tenant_id == tenant, journal.c.seq == seq
+        )
+    ).first()
+    return None if found is None else (str(found.hash), found.created_at)
+
+
+def tenant_ids(conn: Connection) -> list[str]:
+    """Every tenant that has a ledger, in id order."""
+    query = select(ledger_heads.c.tenant_id).order_by(ledger_heads.c.tenant_id)
+    return [str(r.tenant_id) for r in conn.execute(query)]
+
+
+def tenants_with_due_holds(conn: Connection, now: datetime) -> list[str]:
+    """Tenants that have at least one pending hold past its deadline."""
+    t = transactions
+    rows = conn.execute(
+        select(t.c.tenant_id)
+        .where(t.c.status == TxStatus.PENDING.value, t.c.expires_at <= now)
+        .distinct()
+    )
+    return [r.tenant_id for r in rows]

@@ -238,3 +238,19 @@ api_keys = Table(
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("key_hash"),
 )
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=True),
+    Column("signature", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    _created(),
+    # Ed25519 signatures are deterministic: the same head signed by the same key
+    # is one checkpoint, however often it is taken.
+    PrimaryKeyConstraint("tenant_id", "seq", "key_id"),
+)

@@ -1,14 +1,14 @@
-"""The chain head and verification."""
+"""The chain head, verification and signed checkpoints."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from strongroom.api.deps import AdminLedger, ReadLedger
 from strongroom.api.routes._common import problems
-from strongroom.api.schemas import HeadOut, VerifyOut
+from strongroom.api.schemas import CheckpointPage, HeadOut, VerifyOut
 
 router = APIRouter(prefix="/v1/ledger", tags=["integrity"])
 
@@ -24,3 +24,20 @@ def head(ledger: ReadLedger) -> dict[str, Any]:
 def verify(ledger: AdminLedger) -> dict[str, Any]:
     """Check the chain and every account's sums against a replay of the journal."""
     return ledger.verify().to_dict()
+
+
+@router.get("/checkpoints", response_model=CheckpointPage, responses=problems())
+def checkpoints(
+    ledger: ReadLedger,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000")] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Signed checkpoints of the chain head, oldest first (`strongroom checkpoint` makes them).
+
+    Each carries its Ed25519 `signature` of `payload`, the canonical JSON of
+    `{"at", "hash", "seq", "tenant"}`, and the signer's `public_key` and `key_id`.
+    Keep copies elsewhere: if the journal up to `seq` is ever rewritten, entry
+    `seq` no longer has `hash`.
+    """
+    page = ledger.list_checkpoints(limit=limit, cursor=cursor)
+    return {"data": [c.to_dict() for c in page.data], "next_cursor": page.next_cursor}
