@@ -28,8 +28,8 @@ run: install
 	$(BIN)/strongroom serve
 
 lint: dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: dev
 	$(BIN)/mypy
@@ -39,6 +39,11 @@ unit: dev
 
 # The whole suite: lint, types, and the tests on SQLite and (when reachable) PostgreSQL.
 test: lint typecheck unit
+
+# The benchmark suite at moderate size (about 15 minutes); see bench/README.md.
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	bench/run_all.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -13,7 +13,10 @@ from strongroom._version import __version__
 from strongroom.cli import app
 
 runner = CliRunner()
-COMMANDS = ["migrate", "verify", "version"]
+COMMANDS = [
+    "migrate", "verify", "version",
+    "reconcile", "checkpoint", "verify-checkpoints", "expire-holds",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=COMMANDS)

@@ -1,4 +1,4 @@
-"""``strongroom serve | migrate | verify | tenants create | version``.
+"""``strongroom serve | migrate | verify | tenants create | version | bench``.
 
 Every command takes ``--database-url`` (or ``STRONGROOM_DATABASE_URL``); commands
 that print data take ``--json``. Errors exit with the code of their class
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from strongroom._version import __version__
 from strongroom.access.service import Access
+from strongroom.cli import integrity
 from strongroom.domain.errors import StrongroomError, ValidationError
 from strongroom.engine.ledger import Ledger
 from strongroom.store.database import DEFAULT_URL, create_db_engine
@@ -127,6 +129,7 @@ def _print_report(tenant: str, report: dict[str, Any], head_seq: int) -> None:
 
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
+integrity.register(app)
 
 
 @tenants_app.command("create")
@@ -201,6 +204,60 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@app.command()
+def bench(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="single, concurrent, hot, batch, holds or http; repeat it (all).",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or all.")] = "all",
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Seconds per measurement [default: 10].", show_default=False),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Transfers per measurement, instead of a duration.")
+    ] = None,
+    clients: Annotated[int, typer.Option(help="HTTP clients of the http scenario.")] = 64,
+    accounts: Annotated[int, typer.Option(help="Accounts the transfers spread over.")] = 1000,
+    group_commit: Annotated[bool, typer.Option(help="Ledger.open(group_commit=...).")] = True,
+    verify_books: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Verify the books after each scenario.")
+    ] = True,
+    postgres_url: Annotated[
+        str,
+        typer.Option(envvar="STRONGROOM_BENCH_POSTGRES_URL", help="Admin URL: a database per run."),
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    chart: Annotated[
+        Path | None, typer.Option(help="Write a PNG chart (needs matplotlib).")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Measure transfers per second beside a hand-written SQL baseline, on fresh databases.
+
+    See bench/README.md. Exits 1 when a scenario failed or left books that do not verify.
+    """
+    from strongroom.bench.command import run_bench
+    from strongroom.bench.runner import BenchOptions
+
+    try:
+        options = BenchOptions(
+            scenarios=tuple(scenario or ()),
+            backend=backend, duration=duration, n=n, clients=clients, accounts=accounts,
+            group_commit=group_commit, verify=verify_books, postgres_url=postgres_url,
+        )  # fmt: skip
+        code = run_bench(
+            options, as_json=as_json, chart=chart, console=console, err_console=err_console
+        )
+    except StrongroomError as exc:
+        _fail(exc)
+        return
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -1,0 +1,333 @@
+"""The ``http`` scenario: N keep-alive clients against a real ``strongroom serve``.
+
+The server runs as a subprocess on a port of its own and the scenario's fresh
+database (``--workers 2`` on PostgreSQL, one process on SQLite). Its tenant,
+key and funded accounts are made through the library before it starts. Then
+``clients`` threads, each with its own ``httpx.Client``, send single transfers
+for one budget (a duration or a count), then batches of 100 for another, each
+request with an ``Idempotency-Key``; the latency of every request is kept. The
+server stays up across both, so a 5-minute memory run is ``--duration 150``.
+
+Meanwhile a sampler reads the resident memory (``VmRSS``) of the server's
+whole process tree twice a second; at the end ``VmHWM`` (the peak) of each
+process. The report gives the peak, and the memory early in the run beside the
+memory at its end, which is what "memory stays flat" means.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from strongroom.access.service import Access
+from strongroom.bench.databases import Database
+from strongroom.bench.measure import Measurement, Op, drive
+from strongroom.bench.scenarios import RunSettings, Stage
+from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
+from strongroom.engine.ledger import Ledger
+from strongroom.store.database import create_db_engine
+from strongroom.store.migrate import upgrade
+
+HTTP_BATCH = 100
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30
+REQUEST_TIMEOUT_S = 120
+SAMPLE_EVERY_S = 0.5
+MAX_SAMPLES_KEPT = 120
+
+
+class HttpFailure(Exception):
+    """The server answered a benchmark request with an unexpected status."""
+
+
+def measure_http(
+    db: Database, settings: RunSettings, stage: Stage
+) -> list[tuple[str, Measurement]]:
+    stage("setting up")
+    tenant, secret = _prepare(db, settings.accounts)
+    workers = 2 if db.backend == "postgresql" else 1
+    with _server(db.url, workers) as server, _RssSampler(server.pid) as sampler:
+
+        def phase(name: str, label: str, batch: bool) -> Measurement:
+            stage(f"{label}, {settings.clients} clients")
+            sampler.mark(name)
+            cpu = _tree_cpu_seconds(server.pid)
+            measured = drive(
+                f"strongroom http {name}",
+                settings.clients,
+                settings.budget,
+                lambda w: _client(server.base_url, secret, settings.accounts, w, batch=batch),
+                units_per_call=HTTP_BATCH if batch else 1,
+            )
+            measured.extra["server_cpu_seconds"] = round(_tree_cpu_seconds(server.pid) - cpu, 2)
+            return measured
+
+        transfers = phase("transfers", "strongroom http: transfers", batch=False)
+        batches = phase("batches", f"strongroom http: batches of {HTTP_BATCH}", batch=True)
+    memory = sampler.report()
+    for measured in (transfers, batches):
+        measured.extra.update({"clients": settings.clients, "server_workers": workers})
+    transfers.extra["server_memory"] = memory
+    if settings.verify:
+        stage("verifying the books")
+        with Ledger.open(db.url, tenant=tenant, migrate=False, create=False) as ledger:
+            began = time.perf_counter()
+            report = ledger.verify()
+        batches.extra["verified"] = report.ok
+        batches.extra["verify_seconds"] = round(time.perf_counter() - began, 2)
+        if not report.ok:
+            batches.errors.append(f"verify failed after the run: {report.to_dict()}"[:500])
+    return [("http", transfers), ("http-batch", batches)]
+
+
+def _prepare(db: Database, accounts: int) -> tuple[str, str]:
+    """Migrate, create the tenant and its key, and fund the accounts: ``(tenant, key)``."""
+    engine = create_db_engine(db.url)
+    try:
+        upgrade(engine)
+        tenant, secret = Access(engine).create_tenant("bench")
+        set_up_ledger(Ledger(engine, tenant=tenant.id), accounts)
+    finally:
+        engine.dispose()
+    return tenant.id, secret
+
+
+@contextmanager
+def _client(base_url: str, secret: str, accounts: int, worker: int, *, batch: bool) -> Iterator[Op]:
+    headers = {"Authorization": f"Bearer {secret}"}
+    pick = pairs("uniform", accounts, worker)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
+        client.get("/healthz").raise_for_status()  # opens the kept-alive connection
+
+        def transfer(i: int) -> None:
+            source, destination = pick(i)
+            body = {"from": source, "to": destination, "amount": 1, "currency": CURRENCY}
+            response = client.post(
+                "/v1/transfers", json=body, headers={"Idempotency-Key": f"t{worker}.{i}"}
+            )
+            if response.status_code != 201:
+                raise HttpFailure(f"POST /v1/transfers: {response.status_code} {response.text}")
+
+        def many(i: int) -> None:
+            items = []
+            for k in range(HTTP_BATCH):
+                source, destination = pick(i * HTTP_BATCH + k)
+                lines = [
+                    {"account": source, "side": "debit", "amount": 1},
+                    {"account": destination, "side": "credit", "amount": 1},
+                ]
+                items.append({"lines": lines, "currency": CURRENCY})
+            response = client.post(
+                "/v1/transactions/batch",
+                json={"transactions": items},
+                headers={"Idempotency-Key": f"b{worker}.{i}"},
+            )
+            statuses = (
+                {r["status"] for r in response.json()["results"]} if response.is_success else {}
+            )
+            if response.status_code != 200 or statuses != {201}:
+                raise HttpFailure(
+                    f"POST /v1/transactions/batch: {response.status_code} {response.text[:300]}"
+                )
+
+        yield many if batch else transfer
+
+
+# -- the server process --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Server:
+    pid: int
+    base_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _server(url: str, workers: int) -> Iterator[_Server]:
+    """``strongroom serve`` on a free port of 127.0.0.1, stopped when the block ends."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from strongroom.cli import main; main()",
+        "serve",
+        "--database-url", url,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", str(workers),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            command, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_ready(process, base_url, log)
+            yield _Server(process.pid, base_url)
+        finally:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT_S)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log: Any) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            tail = log.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"strongroom serve exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"strongroom serve was not ready within {START_TIMEOUT_S} s")
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+def _status(pid: int) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` of a process, in KiB (empty once it is gone)."""
+    fields: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in {"VmRSS", "VmHWM"}:
+                fields[name] = int(value.split()[0])
+    except (OSError, ValueError):
+        return {}
+    return fields
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User and system CPU time of the server's processes so far."""
+    ticks = 0
+    for pid in _tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants (uvicorn's workers), from ``/proc/*/stat``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+@dataclass(eq=False)
+class _RssSampler:
+    """Samples the server tree's resident memory until stopped (bounded by its stop)."""
+
+    root: int
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    marks: list[tuple[str, int]] = field(default_factory=list)
+    peaks: dict[int, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _began: float = 0.0
+
+    def __enter__(self) -> _RssSampler:
+        self._began = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()  # the last word, before the server stops
+
+    def mark(self, phase: str) -> None:
+        """A phase of the run begins with the next sample."""
+        self.marks.append((phase, len(self.samples)))
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            self._sample()
+
+    def _sample(self) -> None:
+        total = 0
+        for pid in _tree(self.root):
+            status = _status(pid)
+            total += status.get("VmRSS", 0)
+            if "VmHWM" in status:
+                self.peaks[pid] = max(self.peaks.get(pid, 0), status["VmHWM"])
+        if total:
+            self.samples.append((time.monotonic() - self._began, total))
+
+    def report(self) -> dict[str, Any]:
+        if not self.samples:
+            return {}
+        ends = [start for _, start in self.marks[1:]] + [len(self.samples)]
+        phases = {
+            name: _flatness(self.samples[start:end])
+            for (name, start), end in zip(self.marks, ends, strict=True)
+            if end > start
+        }
+        step = max(1, len(self.samples) // MAX_SAMPLES_KEPT)
+        return {
+            "processes": len(self.peaks),
+            "peak_rss_mib": _mib(sum(self.peaks.values())),
+            "peak_rss_mib_largest_process": _mib(max(self.peaks.values(), default=0)),
+            **_flatness(self.samples),
+            "rss_max_sampled_mib": _mib(max(total for _, total in self.samples)),
+            "phases": phases,
+            "samples": [[round(t, 1), _mib(total)] for t, total in self.samples[::step]],
+        }
+
+
+def _mib(kib: int) -> float:
+    return round(kib / 1024, 1)
+
+
+def _flatness(samples: list[tuple[float, int]]) -> dict[str, float]:
+    """RSS a tenth into ``samples`` (past warm-up) beside RSS at their end."""
+    early, end = samples[len(samples) // 10][1], samples[-1][1]
+    return {
+        "rss_early_mib": _mib(early),
+        "rss_end_mib": _mib(end),
+        "rss_growth_mib": _mib(end - early),
+    }

@@ -1,0 +1,174 @@
+"""Budgets, measurements, and the thread driver every benchmark runs on.
+
+A measurement runs ``callers`` threads. Each thread opens its own session (a
+connection, an HTTP client, or nothing), waits at a barrier with the others,
+then calls its operation again and again until its share of the count is done
+or the time is up; a call that raises stops every thread. Every loop is bounded
+by a count, and in time mode by the clock as well, so a measurement always ends.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from strongroom.domain.errors import ValidationError
+
+Op = Callable[[int], None]
+"""One call of a worker: its argument is the call's number within that worker."""
+
+Session = Callable[[int], AbstractContextManager[Op]]
+"""Opens a worker's session (given the worker's number) and yields its operation."""
+
+MAX_CALLS_PER_WORKER = 10_000_000
+"""A ceiling on the calls of one worker in time mode, far above any real rate."""
+MAX_ERRORS_KEPT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How long each measurement runs: ``seconds`` of wall time, or ``count`` units."""
+
+    seconds: float | None = None
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.seconds is None) == (self.count is None):
+            raise ValidationError("give either a duration or a count", loc=("duration",))
+        if self.seconds is not None and not 0 < self.seconds <= 24 * 3600:
+            raise ValidationError("the duration is 0 to 86400 seconds", loc=("duration",))
+        if self.count is not None and not 0 < self.count <= 100_000_000:
+            raise ValidationError("the count is 1 to 100,000,000", loc=("n",))
+
+    def calls(self, callers: int, worker: int, units_per_call: int) -> int:
+        """The most calls ``worker`` may make: its share of the count, or the ceiling."""
+        if self.count is None:
+            return MAX_CALLS_PER_WORKER
+        total = math.ceil(self.count / units_per_call)
+        return total // callers + (1 if worker < total % callers else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "count": self.count}
+
+
+@dataclass(slots=True)
+class Measurement:
+    """What one measurement did: calls, units (transfers), time, latency per call."""
+
+    label: str
+    callers: int
+    units_per_call: int
+    calls: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    """CPU time of this process (every thread) while the measurement ran."""
+    latencies: list[float] = field(default_factory=list, repr=False)
+    errors: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def units(self) -> int:
+        return self.calls * self.units_per_call
+
+    @property
+    def rate(self) -> float:
+        """Units (transfers, or hold and post writes) per second."""
+        return self.units / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float | None:
+        """The nearest-rank ``q`` quantile of the call latencies, in milliseconds."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        rank = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+        return ordered[rank] * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "label": self.label,
+            "callers": self.callers,
+            "units_per_call": self.units_per_call,
+            "calls": self.calls,
+            "units": self.units,
+            "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "rate": round(self.rate, 1),
+            "p50_ms": rounded(self.percentile_ms(0.50)),
+            "p99_ms": rounded(self.percentile_ms(0.99)),
+            "p999_ms": rounded(self.percentile_ms(0.999)),
+            "errors": list(self.errors),
+            "extra": dict(self.extra),
+        }
+
+
+def drive(
+    label: str,
+    callers: int,
+    budget: Budget,
+    session: Session,
+    *,
+    units_per_call: int = 1,
+) -> Measurement:
+    """Run ``callers`` workers, each calling the operation its ``session`` yields."""
+    result = Measurement(label, callers, units_per_call)
+    stop = threading.Event()
+    ready = threading.Barrier(callers + 1, timeout=120)
+    per_worker: list[list[float]] = [[] for _ in range(callers)]
+    lock = threading.Lock()
+
+    def fail(exc: BaseException) -> None:
+        stop.set()
+        with lock:
+            if len(result.errors) < MAX_ERRORS_KEPT:
+                result.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+
+    def worker(number: int) -> None:
+        latencies = per_worker[number]
+        limit = budget.calls(callers, number, units_per_call)
+        try:
+            with session(number) as op:
+                ready.wait()
+                deadline = None if budget.seconds is None else time.perf_counter() + budget.seconds
+                _loop(op, limit, deadline, stop, latencies)
+        except threading.BrokenBarrierError:
+            return  # another worker failed to open its session
+        except BaseException as exc:  # reported with the measurement, never swallowed
+            fail(exc)
+            ready.abort()
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(callers)]
+    for thread in threads:
+        thread.start()
+    with suppress(threading.BrokenBarrierError):
+        ready.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu
+    for latencies in per_worker:
+        result.latencies.extend(latencies)
+    result.calls = len(result.latencies)
+    return result
+
+
+def _loop(
+    op: Op, limit: int, deadline: float | None, stop: threading.Event, latencies: list[float]
+) -> None:
+    clock = time.perf_counter
+    for i in range(limit):
+        if stop.is_set():
+            return
+        began = clock()
+        if deadline is not None and began >= deadline:
+            return
+        op(i)
+        latencies.append(clock() - began)

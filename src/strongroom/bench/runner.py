@@ -1,0 +1,264 @@
+"""Runs the chosen scenarios on the chosen backends, each beside its baseline.
+
+Each (scenario, backend) gets a fresh database: Strongroom runs first, then
+the baseline on the same database, so both meet the same disk, server and
+neighbours within a minute of each other. A scenario that raises is recorded
+with its error and the run goes on; the report says what failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from strongroom.bench.baseline import Baseline, run_baseline
+from strongroom.bench.databases import (
+    BACKENDS,
+    DEFAULT_POSTGRES_URL,
+    fresh_database,
+    machine,
+    postgres_reachable,
+)
+from strongroom.bench.measure import Budget, Measurement
+from strongroom.bench.scenarios import SCENARIOS, RunSettings
+from strongroom.domain.errors import StorageUnavailable, ValidationError
+
+DEFAULT_SECONDS = 10.0
+DEFAULT_ACCOUNTS = 1000
+
+
+class Progress(Protocol):
+    """Where the runner reports what it is doing (a rich progress bar, or nothing)."""
+
+    def start(self, total: int) -> None: ...
+    def stage(self, text: str) -> None: ...
+    def advance(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def stage(self, text: str) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """What ``strongroom bench`` was asked to do (checked on construction).
+
+    No ``scenarios`` means all of them.
+    """
+
+    scenarios: tuple[str, ...] = ()
+    backend: str = "all"
+    duration: float | None = None
+    n: int | None = None
+    clients: int = 64
+    accounts: int = DEFAULT_ACCOUNTS
+    group_commit: bool = True
+    verify: bool = True
+    postgres_url: str = DEFAULT_POSTGRES_URL
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            object.__setattr__(self, "scenarios", tuple(SCENARIOS))
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        if unknown:
+            known = ", ".join(SCENARIOS)
+            raise ValidationError(f"scenarios are among: {known}", loc=("scenario",))
+        if self.backend not in {*BACKENDS, "all"}:
+            raise ValidationError("backend is sqlite, postgresql or all", loc=("backend",))
+        if not 1 <= self.clients <= 1024:
+            raise ValidationError("clients is 1 to 1024", loc=("clients",))
+        if not 2 <= self.accounts <= 1_000_000:
+            raise ValidationError("accounts is 2 to 1,000,000", loc=("accounts",))
+        _ = self.budget  # checks the duration and the count
+
+    @property
+    def budget(self) -> Budget:
+        if self.n is not None and self.duration is not None:
+            raise ValidationError("give --duration or --n, not both", loc=("duration",))
+        if self.n is not None:
+            return Budget(count=self.n)
+        return Budget(seconds=self.duration if self.duration is not None else DEFAULT_SECONDS)
+
+    def command(self) -> str:
+        """The command line that repeats this run."""
+        words = ["strongroom", "bench"]
+        if self.scenarios != tuple(SCENARIOS):
+            for name in self.scenarios:
+                words += ["--scenario", name]
+        words += ["--backend", self.backend]
+        budget = self.budget
+        if budget.count is not None:
+            words += ["--n", str(budget.count)]
+        else:
+            words += ["--duration", f"{budget.seconds:g}"]
+        words += ["--clients", str(self.clients)]
+        if self.accounts != DEFAULT_ACCOUNTS:
+            words += ["--accounts", str(self.accounts)]
+        if not self.group_commit:
+            words.append("--no-group-commit")
+        if not self.verify:
+            words.append("--no-verify")
+        return " ".join(words)
+
+
+@dataclass(slots=True)
+class Row:
+    """One figure of Strongroom beside the baseline measured with it."""
+
+    scenario: str
+    backend: str
+    ours: Measurement
+    baseline: Measurement | None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline.rate or not self.ours.rate:
+            return None
+        return self.ours.rate / self.baseline.rate
+
+    @property
+    def errors(self) -> list[str]:
+        return [*self.ours.errors, *(self.baseline.errors if self.baseline else [])]
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.ratio
+        return {
+            "scenario": self.scenario,
+            "backend": self.backend,
+            "strongroom": self.ours.to_dict(),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "ratio": None if ratio is None else round(ratio, 4),
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    command: str
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(row.errors for row in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "machine": self.machine,
+            "settings": self.settings,
+            "results": [row.to_dict() for row in self.rows],
+            "targets": targets(self.rows),
+            "notes": list(self.notes),
+            "ok": self.ok,
+        }
+
+
+def run_suite(options: BenchOptions, progress: Progress | None = None) -> Report:
+    """Measure every chosen scenario on every chosen backend; never raises for a scenario."""
+    progress = progress or NoProgress()
+    backends, notes = _backends(options)
+    settings = RunSettings(
+        budget=options.budget,
+        accounts=options.accounts,
+        clients=options.clients,
+        group_commit=options.group_commit,
+        verify=options.verify,
+    )
+    report = Report(
+        command=options.command(),
+        machine=machine(backends, options.postgres_url),
+        settings={
+            "budget": settings.budget.to_dict(),
+            "accounts": settings.accounts,
+            "clients": settings.clients,
+            "group_commit": settings.group_commit,
+            "backends": backends,
+            "scenarios": list(options.scenarios),
+        },
+        notes=notes,
+    )
+    progress.start(len(options.scenarios) * len(backends))
+    for name in options.scenarios:
+        for backend in backends:
+            report.rows.extend(_run_one(name, backend, settings, options.postgres_url, progress))
+            progress.advance()
+    return report
+
+
+def _backends(options: BenchOptions) -> tuple[list[str], list[str]]:
+    if options.backend == "sqlite":
+        return ["sqlite"], []
+    reachable = postgres_reachable(options.postgres_url)
+    if options.backend == "postgresql":
+        if not reachable:
+            raise StorageUnavailable("PostgreSQL does not answer at the --postgres-url")
+        return ["postgresql"], []
+    if not reachable:
+        return ["sqlite"], ["PostgreSQL did not answer at the --postgres-url: SQLite only"]
+    return list(BACKENDS), []
+
+
+def _run_one(
+    name: str, backend: str, settings: RunSettings, admin_url: str, progress: Progress
+) -> list[Row]:
+    scenario = SCENARIOS[name]
+
+    def stage(text: str) -> None:
+        progress.stage(f"{name} on {backend}: {text}")
+
+    try:
+        with fresh_database(backend, admin_url) as db:
+            measured = scenario.measure(db, settings, stage)
+            baselines: dict[Baseline, Measurement] = {}
+            for row, _ in measured:
+                spec = scenario.baseline_of(row)
+                if spec not in baselines:
+                    stage(spec.label)
+                    baselines[spec] = run_baseline(db, spec, settings.budget, settings.accounts)
+    except Exception as exc:  # a broken scenario is a finding of the run, not its end
+        failed = Measurement("strongroom", 0, 1)
+        failed.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
+        return [Row(name, backend, failed, None)]
+    return [Row(row, backend, ours, baselines[scenario.baseline_of(row)]) for row, ours in measured]
+
+
+# -- targets --------------------------------------------------------------------------------
+
+
+def targets(rows: list[Row]) -> list[dict[str, Any]]:
+    """The ratios the issue sets targets on, for each backend that has their rows."""
+    found = {(row.scenario, row.backend): row for row in rows if not row.errors}
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, backend: str, value: float | None, unit: str = "x") -> None:
+        if value is not None:
+            out.append({"name": name, "backend": backend, "value": round(value, 3), "unit": unit})
+
+    def rate_ratio(a: str, b: str, backend: str) -> float | None:
+        top, bottom = found.get((a, backend)), found.get((b, backend))
+        if top is None or bottom is None or not bottom.ours.rate:
+            return None
+        return top.ours.rate / bottom.ours.rate
+
+    def of(scenario: str, backend: str, pick: Callable[[Row], float | None]) -> float | None:
+        row = found.get((scenario, backend))
+        return None if row is None else pick(row)
+
+    for backend in BACKENDS:
+        add("concurrent / single", backend, rate_ratio("concurrent", "single", backend))
+        add("hot / concurrent", backend, rate_ratio("hot", "concurrent", backend))
+        add("batch / SQL batched", backend, of("batch", backend, lambda r: r.ratio))
+        add("single / SQL per-commit x1", backend, of("single", backend, lambda r: r.ratio))
+        add("http / SQL per-commit x8", backend, of("http", backend, lambda r: r.ratio))
+        add("http p99", backend, of("http", backend, lambda r: r.ours.percentile_ms(0.99)), "ms")
+    return out

@@ -1,0 +1,119 @@
+"""``strongroom bench`` runs every scenario end to end on SQLite and reports JSON.
+
+Tiny counts only: these tests check that the benchmarks run and what they
+report, never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from strongroom.bench import SCENARIOS
+from strongroom.bench.report import to_markdown
+from strongroom.cli import app
+
+runner = CliRunner()
+ROWS = [*SCENARIOS, "http-batch"]
+MEASUREMENT_KEYS = {
+    "label", "callers", "units_per_call", "calls", "units", "seconds", "cpu_seconds",
+    "rate", "p50_ms", "p99_ms", "p999_ms", "errors", "extra",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """One tiny run of every scenario on SQLite, as ``--json`` prints it."""
+    result = runner.invoke(
+        app,
+        ["bench", "--backend", "sqlite", "--n", "4", "--clients", "2", "--accounts", "8", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def _row(report: dict[str, Any], scenario: str) -> dict[str, Any]:
+    return next(r for r in report["results"] if r["scenario"] == scenario)
+
+
+def test_bench_has_help() -> None:
+    """bench documents itself."""
+    result = runner.invoke(app, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert "--scenario" in result.output
+
+
+def test_report_names_command_machine_and_settings(report: dict[str, Any]) -> None:
+    """The report carries the command that repeats it and the machine it ran on."""
+    assert report["command"].startswith("strongroom bench --backend sqlite --n 4")
+    assert {"nproc", "memory_gib", "python", "sqlite", "postgresql"} <= set(report["machine"])
+    assert report["settings"]["backends"] == ["sqlite"]
+    assert report["ok"] is True
+
+
+@pytest.mark.parametrize("scenario", ROWS, ids=ROWS)
+def test_each_scenario_has_a_figure_and_a_baseline(report: dict[str, Any], scenario: str) -> None:
+    """Every scenario reports its measurement beside a baseline, and a ratio of the two."""
+    row = _row(report, scenario)
+    assert row["backend"] == "sqlite"
+    assert set(row["strongroom"]) == MEASUREMENT_KEYS
+    assert set(row["baseline"]) == MEASUREMENT_KEYS
+    assert row["strongroom"]["errors"] == []
+    assert row["strongroom"]["units"] >= 4
+    assert row["ratio"] == pytest.approx(row["strongroom"]["rate"] / row["baseline"]["rate"], 1e-2)
+
+
+VERIFIED = ["single", "concurrent", "hot", "batch", "holds", "http-batch"]
+
+
+@pytest.mark.parametrize("scenario", VERIFIED, ids=VERIFIED)
+def test_books_verify_after_each_scenario(report: dict[str, Any], scenario: str) -> None:
+    """Each scenario leaves books whose chain and balances verify."""
+    assert _row(report, scenario)["strongroom"]["extra"]["verified"] is True
+
+
+def test_http_reports_server_memory(report: dict[str, Any]) -> None:
+    """The http scenario reports the server's peak RSS and RSS samples over the run."""
+    memory = _row(report, "http")["strongroom"]["extra"]["server_memory"]
+    assert memory["peak_rss_mib"] > 0
+    assert memory["samples"]
+
+
+def test_targets_are_ratios_of_the_rows(report: dict[str, Any]) -> None:
+    """The target ratios are named, per backend, and computed from the rows."""
+    names = {t["name"] for t in report["targets"]}
+    assert {"concurrent / single", "hot / concurrent", "batch / SQL batched"} <= names
+    assert {"single / SQL per-commit x1", "http / SQL per-commit x8", "http p99"} <= names
+
+
+def test_markdown_lists_every_row(report: dict[str, Any]) -> None:
+    """The Markdown for docs/benchmarks.md has a table line per scenario."""
+    text = to_markdown(report)
+    for scenario in ROWS:
+        assert f"| {scenario} | sqlite |" in text
+
+
+def test_chart_is_a_png(report: dict[str, Any], tmp_path: Path) -> None:
+    """With matplotlib installed, the chart is written as a PNG."""
+    pytest.importorskip("matplotlib")
+    from strongroom.bench.chart import write_chart
+
+    write_chart(report, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_duration_and_count_together_are_refused() -> None:
+    """--duration and --n exclude each other: a validation error, exit code 2."""
+    result = runner.invoke(app, ["bench", "--backend", "sqlite", "--duration", "1", "--n", "5"])
+    assert result.exit_code == 2
+
+
+def test_unknown_scenario_is_refused() -> None:
+    """An unknown scenario name is a validation error, exit code 2."""
+    result = runner.invoke(app, ["bench", "--backend", "sqlite", "--scenario", "nope"])
+    assert result.exit_code == 2
