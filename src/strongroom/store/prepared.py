@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, DateTime
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -53,6 +53,7 @@ class Prepared:
         self.statement = statement
         self.lock = lock
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._times: frozenset[str] = frozenset()
 
     def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
         name = conn.dialect.name
@@ -64,15 +65,24 @@ class Prepared:
             positions = tuple(compiled.positiontup or ()) if compiled.positional else None
             if self.lock and name == "postgresql":
                 sql += " FOR UPDATE"
+            # Only datetime parameters need converting; the column types say which.
+            self._times = frozenset(
+                key for key, bind in compiled.binds.items() if _is_time(bind.type)
+            )
             found = self._compiled[name] = (sql, positions)
         return found
 
     def _params(
         self, positions: tuple[str, ...] | None, row: Mapping[str, Any], sqlite: bool
     ) -> Any:
+        times = self._times
         if positions is None:
-            return {k: db_value(v, sqlite) for k, v in row.items()}
-        return tuple(db_value(row[k], sqlite) for k in positions)
+            if not times:
+                return row
+            return {k: db_value(v, sqlite) if k in times else v for k, v in row.items()}
+        if not sqlite:
+            return tuple(row[k] for k in positions)
+        return tuple(db_value(row[k], True) if k in times else row[k] for k in positions)
 
     def execute(self, conn: Connection, row: Mapping[str, Any]) -> Any:
         """Run once; returns the raw cursor (fetch from it for a SELECT)."""
@@ -100,6 +110,11 @@ class Prepared:
         found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
         cursor.close()
         return found
+
+
+def _is_time(kind: Any) -> bool:
+    impl = getattr(kind, "impl", kind)
+    return isinstance(impl, DateTime) or isinstance(kind, DateTime)
 
 
 def raw(conn: Connection) -> Any:
