@@ -77,16 +77,19 @@ def notes(ours: dict[str, Any]) -> list[str]:
     if extra.get("mean_group") is not None and ours["callers"] > 1:
         out.append(f"mean group commit {extra['mean_group']:g}")
     if extra.get("clients"):
-        out.append(f"{extra['clients']} clients, {extra['server_workers']} server process(es)")
+        out.append(f"{extra['clients']} clients, serve --workers {extra['server_workers']}")
     if extra.get("server_cpu_seconds") is not None and ours["calls"]:
         per_call = extra["server_cpu_seconds"] * 1000 / ours["calls"]
         out.append(f"server CPU {per_call:.1f} ms/request")
     memory = extra.get("server_memory") or {}
     if memory:
-        out.append(
-            f"server peak RSS {memory['peak_rss_mib']:g} MiB, "
-            f"RSS {memory['rss_early_mib']:g} -> {memory['rss_end_mib']:g} MiB"
-        )
+        phases = [
+            f"{name} {p['rss_early_mib']:g} -> {p['rss_end_mib']:g}"
+            for name, p in sorted(
+                memory.get("phases", {}).items(), key=lambda item: item[0] != "transfers"
+            )
+        ] or [f"{memory['rss_early_mib']:g} -> {memory['rss_end_mib']:g}"]
+        out.append(f"server peak RSS {memory['peak_rss_mib']:g} MiB, RSS {', '.join(phases)} MiB")
     if extra.get("verified") is False:
         out.append("THE BOOKS DO NOT VERIFY")
     out.extend(f"error: {error}" for error in ours["errors"])
