@@ -43,6 +43,7 @@ from strongroom.engine.requests import (
     BatchResult,
     TransactionRequest,
     TransferRequest,
+    accounts_of,
     as_request,
     describe,
 )
@@ -195,8 +196,13 @@ class Ledger:
 
         return self._retrying(attempt)
 
-    def _submit(self, work: Callable[[UnitOfWork], T]) -> T:
-        """One operation: batched with concurrent ones of this tenant, or alone."""
+    def _submit(self, work: Callable[[UnitOfWork], T], *accounts: Any, key: Any = None) -> T:
+        """One operation: batched with concurrent ones of this tenant, or alone.
+
+        ``accounts`` it will touch, when known, are loaded with the whole batch's.
+        """
+        if accounts:
+            work = _Hinted(work, accounts, key)
         if self.group_commit:
             return self._committer.submit(self.tenant, work)
         # A batch of one: like a group, it commits the stored refusal of a keyed request.
@@ -214,6 +220,11 @@ class Ledger:
 
         def attempt() -> list[Any]:
             with self._unit(tenant) as uow:
+                if len(works) > 1:
+                    uow.prefetch(
+                        (a for work in works for a in getattr(work, "accounts", ())),
+                        (getattr(work, "key", None) for work in works),
+                    )
                 outcomes = [_outcome(uow, work) for work in works]
             return outcomes
 
@@ -255,11 +266,17 @@ class Ledger:
         self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
     ) -> Transaction:
         return self._submit(
-            lambda uow: uow.transfer(source, destination, amount, currency, **kwargs)
+            lambda uow: uow.transfer(source, destination, amount, currency, **kwargs),
+            source,
+            destination,
+            key=kwargs.get("idempotency_key"),
         )
 
     def post(self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any) -> Transaction:
-        return self._submit(lambda uow: uow.post(lines, **kwargs))
+        hint = accounts_of(TransactionRequest(lines=lines, currency=""))
+        return self._submit(
+            lambda uow: uow.post(lines, **kwargs), *hint, key=kwargs.get("idempotency_key")
+        )
 
     def post_pending(
         self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None
@@ -316,6 +333,10 @@ class Ledger:
         request = {"atomic": atomic, "items": [describe(item) for item in parsed]}
 
         def run(uow: UnitOfWork) -> list[BatchResult]:
+            uow.prefetch(
+                (account for item in parsed for account in accounts_of(item)),
+                (getattr(item, "idempotency_key", None) for item in parsed),
+            )
             if not atomic:
                 return [_apply_one(uow, item) for item in parsed]
             results = []
@@ -610,3 +631,19 @@ def _outcome(uow: UnitOfWork, work: Callable[[UnitOfWork], Any]) -> Any:
         return work(uow)
     except StrongroomError as exc:
         return exc
+
+
+class _Hinted:
+    """A unit-of-work function with the accounts it will touch (for prefetching)."""
+
+    __slots__ = ("accounts", "key", "work")
+
+    def __init__(
+        self, work: Callable[[UnitOfWork], Any], accounts: tuple[Any, ...], key: Any
+    ) -> None:
+        self.work = work
+        self.accounts = accounts
+        self.key = key
+
+    def __call__(self, uow: UnitOfWork) -> Any:
+        return self.work(uow)

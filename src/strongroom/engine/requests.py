@@ -153,3 +153,16 @@ def describe(item: TransactionRequest | TransferRequest | StrongroomError) -> An
     body["metadata"] = dict(item.metadata) if item.metadata is not None else None
     body["type"] = type(item).__name__
     return body
+
+
+def accounts_of(item: TransactionRequest | TransferRequest | StrongroomError) -> list[Any]:
+    """The account ids a parsed batch item names (unchecked: for prefetching only)."""
+    if isinstance(item, TransferRequest):
+        return [item.source, item.destination]
+    if isinstance(item, TransactionRequest) and isinstance(item.lines, Sequence):
+        return [
+            line.account if isinstance(line, Line) else line.get("account")
+            for line in item.lines
+            if isinstance(line, Line | Mapping)
+        ]
+    return []

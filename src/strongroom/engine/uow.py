@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -186,6 +186,7 @@ class UnitOfWork:
         self._keys: dict[str, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
         self._reversed: set[str] = set()
+        self._known_keys: dict[str, q.StoredKey | None] = {}  # prefetched lookups
 
     # -- state ---------------------------------------------------------------------
 
@@ -218,6 +219,20 @@ class UnitOfWork:
             self._accounts.update(found)
             self._absent.update(i for i in wanted if i not in found)
         return {i: self._accounts.get(i) for i in ids}
+
+    def prefetch(self, account_ids: Iterable[Any], keys: Iterable[Any] = ()) -> None:
+        """Lock and load these accounts in one query, in id order, and look up these
+        idempotency keys in one more (a batch's). Only a speed-up: operations load
+        whatever they touch anyway."""
+        self._lock()
+        wanted = sorted({i for i in account_ids if is_text(i)})
+        for start in range(0, len(wanted), 1000):
+            self._load_accounts(wanted[start : start + 1000])
+        names = sorted({k for k in keys if is_text(k)} - self._known_keys.keys())
+        for start in range(0, len(names), 1000):
+            chunk = names[start : start + 1000]
+            found = q.load_keys(self.connection, self.tenant, chunk)
+            self._known_keys.update({k: found.get(k) for k in chunk})
 
     def account(self, account_id: str) -> Account:
         """The account as this unit of work sees it (locked), or NotFound."""
@@ -270,11 +285,13 @@ class UnitOfWork:
         key = check_idempotency_key(key)
         digest = request_hash(operation, request)
         pending = self._keys.get(key)
-        stored = (
-            q.StoredKey(pending["operation"], pending["request_hash"], pending["response"])
-            if pending is not None
-            else q.load_key(self.connection, self.tenant, key)
-        )
+        stored: q.StoredKey | None
+        if pending is not None:
+            stored = q.StoredKey(pending["operation"], pending["request_hash"], pending["response"])
+        elif key in self._known_keys:
+            stored = self._known_keys[key]
+        else:
+            stored = q.load_key(self.connection, self.tenant, key)
         if stored is not None:
             if stored.operation != operation or stored.request_hash != digest:
                 raise IdempotencyKeyReused(

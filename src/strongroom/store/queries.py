@@ -581,6 +581,15 @@ def load_key(conn: Connection, tenant: str, key: str) -> StoredKey | None:
     return None if row is None else StoredKey(row[0], row[1], row[2])
 
 
+def load_keys(conn: Connection, tenant: str, keys: Sequence[str]) -> dict[str, StoredKey]:
+    """The stored idempotency keys among ``keys``, in one query."""
+    rows = select_in(
+        conn, "idempotency_keys", ["key", "operation", "request_hash", "response"],
+        {"tenant_id": tenant}, "key", list(keys), lock=False, order_by="key",
+    )  # fmt: skip
+    return {r["key"]: StoredKey(r["operation"], r["request_hash"], r["response"]) for r in rows}
+
+
 def insert_keys(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     _INSERT_KEY.execute_many(conn, rows)
 
