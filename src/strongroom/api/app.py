@@ -50,18 +50,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.ledger = Ledger(engine, tenant="default")
         app.state.access = Access(engine)
+        stop = asyncio.Event()
         sweeper = None
         if settings.expiry_interval_seconds > 0:
             sweeper = asyncio.create_task(
-                _expire_holds_forever(app.state.ledger, settings.expiry_interval_seconds)
+                _expire_holds_until(stop, app.state.ledger, settings.expiry_interval_seconds)
             )
         try:
             yield
         finally:
+            # Stop the sweeper between runs, never inside one: a run cut short would
+            # leave its thread holding a connection while the pool is disposed.
+            stop.set()
             if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                await sweeper
             engine.dispose()
 
     app = FastAPI(
@@ -87,10 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _expire_holds_forever(ledger: Ledger, interval: float) -> None:
+async def _expire_holds_until(stop: asyncio.Event, ledger: Ledger, interval: float) -> None:
     """Void holds past their deadline with status ``expired``, every ``interval`` seconds."""
-    while True:
-        await asyncio.sleep(interval)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        if stop.is_set():
+            return
         try:
             expired = await asyncio.to_thread(ledger.expire_holds_of_all_tenants)
         except Exception:
