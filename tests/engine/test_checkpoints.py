@@ -14,15 +14,14 @@ import pytest
 from sqlalchemy import Connection, select, update
 
 from strongroom import InvalidState, Ledger, ValidationError
-from strongroom.domain.accounts import Side
-from strongroom.domain.chain import Entry, link
-from strongroom.domain.transactions import Effect, EntryType, Posting
+from strongroom.domain.chain import link
 from strongroom.engine.checkpoints import (
     KEY_PATH_ENV,
     Checkpoint,
     SigningKey,
     verify_checkpoint,
 )
+from strongroom.engine.verify import entry_of_row
 from strongroom.store.schema import journal, journal_postings, ledger_heads, transactions
 from tests.engine.test_tamper import LAST, books, tampering
 
@@ -218,22 +217,7 @@ def _rechain(conn: Connection, tenant: str, start: int) -> None:
             .where(journal_postings.c.tenant_id == tenant, journal_postings.c.seq == row.seq)
             .order_by(journal_postings.c.idx)
         ).all()
-        entry = Entry(
-            tenant=tenant,
-            seq=row.seq,
-            transaction_id=row.transaction_id,
-            type=EntryType(row.type),
-            currency=row.currency,
-            postings=[
-                Posting(p.account_id, Side(p.side), p.amount, Effect(p.effect)) for p in postings
-            ],
-            description=row.description,
-            kind=row.kind,
-            metadata=json.loads(row.metadata),
-            reverses=row.reverses,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
-        )
+        entry = entry_of_row(tenant, row, postings)
         prev = link(prev, entry)
         where = (journal.c.tenant_id == tenant) & (journal.c.seq == row.seq)
         conn.execute(update(journal).where(where).values(hash=prev))

@@ -68,16 +68,20 @@ class VerifyReport:
         }
 
 
-def _entry(tenant: str, row: Any, postings: list[Any]) -> Entry:
+def posting_of_row(p: Any) -> Posting:
+    """A stored ``journal_postings`` row as the posting it records."""
+    return Posting(p.account_id, Side(p.side), p.amount, Effect(p.effect))
+
+
+def entry_of_row(tenant: str, row: Any, postings: list[Any]) -> Entry:
+    """A stored ``journal`` row and its postings as the entry that was hashed."""
     return Entry(
         tenant=tenant,
         seq=row.seq,
         transaction_id=row.transaction_id,
         type=EntryType(row.type),
         currency=row.currency,
-        postings=[
-            Posting(p.account_id, Side(p.side), p.amount, Effect(p.effect)) for p in postings
-        ],
+        postings=[posting_of_row(p) for p in postings],
         description=row.description,
         kind=row.kind,
         metadata=json.loads(row.metadata),
@@ -151,7 +155,7 @@ def verify(conn: Connection, tenant: str) -> VerifyReport:
         checked += 1
         if row.seq != expected:
             bad(expected)
-        elif link(prev, _entry(tenant, row, postings)) != row.hash:
+        elif link(prev, entry_of_row(tenant, row, postings)) != row.hash:
             bad(row.seq)
         if EntryType(row.type) in _CREATING:
             if not _created_matches(row, created):
@@ -163,7 +167,7 @@ def verify(conn: Connection, tenant: str) -> VerifyReport:
         else:
             ends[row.transaction_id] = (row, postings)
         for p in postings:
-            posting = Posting(p.account_id, Side(p.side), p.amount, Effect(p.effect))
+            posting = posting_of_row(p)
             moved = move_sums(replayed.get(p.account_id, Sums()), posting)
             replayed[p.account_id] = moved
             recorded = Sums(
