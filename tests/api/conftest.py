@@ -39,7 +39,12 @@ def _free_port() -> int:
 def server(db_url: str) -> Iterator[Server]:
     """``strongroom``'s app served by uvicorn in a thread, stopped at the end."""
     port = _free_port()
-    settings = Settings(database_url=db_url, admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        database_url=db_url,
+        admin_token=ADMIN_TOKEN,
+        webhook_allowed_hosts="127.0.0.1,localhost",  # the tests' receivers listen here
+        poll_interval_seconds=0.1,
+    )
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
+from sqlalchemy import Engine
 
 from strongroom._version import __version__
 from strongroom.access.service import Access
 from strongroom.api import problems
 from strongroom.api.middleware import BodyLimit, Metrics, RequestId
-from strongroom.api.routes import access, accounts, events, ledger, service, transactions
+from strongroom.api.routes import (
+    access,
+    accounts,
+    events,
+    ledger,
+    service,
+    transactions,
+    webhooks,
+)
 from strongroom.api.settings import Settings
+from strongroom.domain.clock import Clock
 from strongroom.engine.ledger import Ledger
+from strongroom.events.addresses import AddressPolicy
+from strongroom.events.endpoints import Webhooks
+from strongroom.events.http import HttpSender
+from strongroom.events.nats import NatsPublisher
+from strongroom.events.relay import Relay
+from strongroom.events.worker import Worker, integrity_jobs
 from strongroom.store.database import create_db_engine
 
 log = logging.getLogger("strongroom.api")
@@ -50,20 +66,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.ledger = Ledger(engine, tenant="default")
         app.state.access = Access(engine)
+        app.state.webhooks = Webhooks(engine, AddressPolicy.parse(settings.webhook_allowed_hosts))
         stop = asyncio.Event()
-        sweeper = None
-        if settings.expiry_interval_seconds > 0:
-            sweeper = asyncio.create_task(
-                _expire_holds_until(stop, app.state.ledger, settings.expiry_interval_seconds)
-            )
+        task = None
+        worker = None
+        if settings.worker:
+            worker = worker_for(settings, engine, app.state.ledger)
+            task = asyncio.create_task(worker.run(stop))
         try:
             yield
         finally:
-            # Stop the sweeper between runs, never inside one: a run cut short would
+            # Stop the worker between passes, never inside one: a pass cut short would
             # leave its thread holding a connection while the pool is disposed.
             stop.set()
-            if sweeper is not None:
-                await sweeper
+            if task is not None and worker is not None:
+                await task
+                await worker.aclose()
             engine.dispose()
 
     app = FastAPI(
@@ -79,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transactions.router,
         ledger.router,
         events.router,
+        webhooks.router,
         service.router,
     ):
         app.include_router(router)
@@ -89,20 +108,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _expire_holds_until(stop: asyncio.Event, ledger: Ledger, interval: float) -> None:
-    """Void holds past their deadline with status ``expired``, every ``interval`` seconds."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        if stop.is_set():
-            return
-        try:
-            expired = await asyncio.to_thread(ledger.expire_holds_of_all_tenants)
-        except Exception:
-            log.exception("hold expiry failed; retrying at the next interval")
-            continue
-        if expired:
-            log.info("expired %d holds", expired)
+def worker_for(
+    settings: Settings, engine: Engine, ledger: Ledger, *, clock: Clock | None = None
+) -> Worker:
+    """The relay and the integrity jobs, configured by ``settings``."""
+    policy = AddressPolicy.parse(settings.webhook_allowed_hosts)
+    relay = Relay(
+        engine,
+        sender=HttpSender(policy, timeout=settings.webhook_timeout_seconds),
+        publisher=NatsPublisher(
+            settings.nats_url, stream=settings.nats_stream, prefix=settings.nats_subject_prefix
+        )
+        if settings.nats_url
+        else None,
+        clock=clock,
+        lease=timedelta(seconds=settings.relay_lease_seconds),
+    )
+    jobs = integrity_jobs(
+        ledger,
+        expire_every=settings.expiry_interval_seconds,
+        verify_every=settings.verify_interval_seconds,
+        reconcile_every=settings.reconcile_interval_seconds,
+        checkpoint_every=settings.checkpoint_interval_seconds,
+        signing_key_path=settings.signing_key_path,
+    )
+    return Worker(engine, relay, jobs, clock=clock, poll_interval=settings.poll_interval_seconds)
 
 
 def app_from_environment() -> FastAPI:

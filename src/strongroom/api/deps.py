@@ -12,6 +12,7 @@ from strongroom.access.service import Access, Principal, admin_token_matches
 from strongroom.api.settings import Settings
 from strongroom.domain.errors import Unauthenticated
 from strongroom.engine.ledger import Ledger
+from strongroom.events.endpoints import Webhooks
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sr_...`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -72,3 +73,12 @@ IdempotencyKey = Annotated[
 def access_of(request: Request) -> Access:
     access: Access = request.app.state.access
     return access
+
+
+def webhooks_of(request: Request) -> Webhooks:
+    """The webhook endpoints service of the app."""
+    webhooks: Webhooks = request.app.state.webhooks
+    return webhooks
+
+
+WebhookService = Annotated[Webhooks, Depends(webhooks_of)]

@@ -292,3 +292,101 @@ class CheckpointOut(BaseModel):
 class CheckpointPage(BaseModel):
     data: list[CheckpointOut]
     next_cursor: str | None
+
+
+# -- webhooks ------------------------------------------------------------------------
+
+WebhookUrl = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="http or https; its host must resolve to public addresses only, "
+        "unless the operator allowed it",
+        examples=["https://example.com/hooks/strongroom"],
+    ),
+]
+EventTypes = Annotated[
+    list[Annotated[StrictStr, Field(min_length=1, max_length=131)]],
+    Field(
+        min_length=1,
+        max_length=50,
+        description='["*"] for every event type, or event type names',
+        examples=[["*"], ["transaction.posted", "transaction.voided"]],
+    ),
+]
+WebhookDescription = Annotated[StrictStr, Field(max_length=200)]
+EndpointStatus = Literal["enabled", "disabled"]
+DeliveryStatus = Literal["pending", "succeeded", "dead"]
+
+
+class WebhookEndpointCreate(_In):
+    url: WebhookUrl
+    events: EventTypes
+    description: WebhookDescription | None = None
+
+
+class WebhookEndpointUpdate(_In):
+    url: WebhookUrl | None = None
+    events: EventTypes | None = None
+    description: WebhookDescription | None = None
+    status: EndpointStatus | None = Field(None, description="enabled: re-enable after a 410")
+
+
+class RotateSecret(_In):
+    overlap_seconds: Annotated[StrictInt, Field(ge=0, le=604800)] | None = Field(
+        None, description="How long the previous secret also signs; absent: 86400 (a day)"
+    )
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str = Field(examples=["whe_01JD8X2Q7Z0000000000000000"])
+    url: str
+    events: list[str]
+    description: str
+    status: EndpointStatus
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str | None = Field(
+        description="The signing secret (whsec_...), shown once; "
+        "null on an idempotent replay of the creation"
+    )
+
+
+class WebhookEndpointPage(BaseModel):
+    data: list[WebhookEndpointOut]
+    next_cursor: str | None
+
+
+class WebhookAttemptOut(BaseModel):
+    number: int
+    at: datetime
+    status_code: int | None = Field(description="null when no HTTP answer came")
+    error: str | None
+    response_excerpt: str
+    duration_ms: int
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str = Field(examples=["whd_01JD8X2Q7Z0000000000000000"])
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[WebhookAttemptOut]
+
+
+class WebhookDeliveryPage(BaseModel):
+    data: list[WebhookDeliveryOut]
+    next_cursor: str | None

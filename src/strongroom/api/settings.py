@@ -1,6 +1,11 @@
-"""Server settings: environment variables ``STRONGROOM_*``, each also a flag of ``serve``."""
+"""Server settings: environment variables ``STRONGROOM_*``, each also a flag of ``serve``.
+
+``strongroom worker`` reads the same variables.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,9 +20,42 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, description="Bearer token of the platform admin")
     host: str = "127.0.0.1"
     port: int = 8000
-    nats_url: str | None = None
-    webhook_allowed_hosts: str = ""
+    nats_url: str | None = Field(None, description="NATS server of JetStream; unset: no NATS")
+    nats_stream: str = Field("STRONGROOM", description="The JetStream stream events go to")
+    nats_subject_prefix: str = Field(
+        "strongroom", description="Subjects are <prefix>.<tenant>.<event type>"
+    )
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="Hosts or CIDRs webhook URLs may reach although loopback or private",
+    )
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies get 413")
     expiry_interval_seconds: float = Field(
         1.0, description="How often the server expires holds past their deadline; 0: never"
+    )
+    worker: bool = Field(
+        True,
+        description="Run the event relay and the integrity jobs inside the server "
+        "(turn off when `strongroom worker` processes do it)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Bound on one webhook attempt, connection included"
+    )
+    relay_lease_seconds: float = Field(
+        60.0, gt=0, description="How long a claimed delivery is a worker's before another retries"
+    )
+    poll_interval_seconds: float = Field(
+        0.5, gt=0, description="How long an idle worker waits before looking for work again"
+    )
+    verify_interval_seconds: float = Field(
+        3600.0, ge=0, description="How often the worker verifies every chain; 0: never"
+    )
+    reconcile_interval_seconds: float = Field(
+        3600.0, ge=0, description="How often the worker reconciles balances; 0: never"
+    )
+    checkpoint_interval_seconds: float = Field(
+        3600.0, ge=0, description="How often the worker signs a checkpoint; 0: never"
+    )
+    signing_key_path: Path | None = Field(
+        None, description="Ed25519 key of checkpoints; unset: the worker signs none"
     )

@@ -166,9 +166,19 @@ def serve(
     admin_token: Annotated[
         str | None, typer.Option(envvar="STRONGROOM_ADMIN_TOKEN", help="Platform admin token.")
     ] = None,
+    run_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            envvar="STRONGROOM_WORKER",
+            help="Run the event relay and integrity jobs in the server "
+            "(--no-worker when `strongroom worker` processes do it).",
+        ),
+    ] = True,
 ) -> None:
     """Migrate, then serve the HTTP API. On an empty database, create a first tenant
-    and print its API key once."""
+    and print its API key once. The server also relays events (webhooks, NATS) and
+    runs the integrity jobs, unless --no-worker."""
     import uvicorn
 
     if workers > 1 and database_url.startswith("sqlite"):
@@ -183,6 +193,7 @@ def serve(
     os.environ["STRONGROOM_DATABASE_URL"] = database_url
     if admin_token:
         os.environ["STRONGROOM_ADMIN_TOKEN"] = admin_token
+    os.environ["STRONGROOM_WORKER"] = "true" if run_worker else "false"
     base = f"http://{host}:{port}"
     console.print(f"Strongroom {__version__} listening on [bold]{base}[/bold] (docs: {base}/docs)")
     if first is not None:
@@ -204,6 +215,46 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@app.command()
+def worker(
+    database_url: DatabaseUrl = DEFAULT_URL,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(envvar="STRONGROOM_NATS_URL", help="Publish events to this NATS JetStream."),
+    ] = None,
+    webhook_allowed_hosts: Annotated[
+        str,
+        typer.Option(
+            envvar="STRONGROOM_WEBHOOK_ALLOWED_HOSTS",
+            help="Hosts or CIDRs webhooks may reach although loopback or private.",
+        ),
+    ] = "",
+    once: Annotated[
+        bool, typer.Option("--once", help="Do the work there is now, then exit.")
+    ] = False,
+) -> None:
+    """Relay outbox events to webhook endpoints and NATS, and run the integrity jobs.
+
+    Runs until SIGTERM or SIGINT. Any number of workers can share a PostgreSQL
+    database; with SQLite, `serve` already runs one. Other settings come from the
+    STRONGROOM_* environment (see the README).
+    """
+    from strongroom.cli.worker import run_worker
+
+    try:
+        done = run_worker(
+            database_url=database_url,
+            nats_url=nats_url,
+            webhook_allowed_hosts=webhook_allowed_hosts,
+            once=once,
+        )
+    except StrongroomError as exc:
+        _fail(exc)
+        return
+    if once:
+        console.print(f"worker: {done} items of work done")
 
 
 @app.command()

@@ -37,6 +37,7 @@ def encode_cursor(kind: str, position: Any) -> str:
 _SHAPES: dict[str, Callable[[Any], bool]] = {
     "accounts": lambda p: isinstance(p, str) and "\x00" not in p,
     "api_keys": lambda p: isinstance(p, str) and "\x00" not in p,
+    "webhook_endpoints": lambda p: isinstance(p, str) and "\x00" not in p,
     "transactions": lambda p: type(p) is int and 0 <= p < 2**63,
     "statement": lambda p: (
         isinstance(p, list) and len(p) == 2 and all(type(x) is int and 0 <= x < 2**63 for x in p)

@@ -254,3 +254,97 @@ checkpoints = Table(
     # is one checkpoint, however often it is taken.
     PrimaryKeyConstraint("tenant_id", "seq", "key_id"),
 )
+
+# -- events out: webhook endpoints, deliveries, relay cursors, scheduled jobs ---------
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _tenant(),
+    Column("id", String(40), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("disabled_reason", String(200), nullable=True),
+    # The signing secret is symmetric, so it is kept (a hash could not sign); it
+    # is shown once, when created or rotated. During a rotation's overlap the
+    # previous secret signs too, so receivers can switch without losing events.
+    Column("secret", String(100), nullable=False),
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_until", UTCDateTime(), nullable=True),
+    # The tenant's event sequence when the endpoint was made: it gets later events only.
+    Column("after_seq", BigInteger, nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("status IN ('enabled', 'disabled')", name="status"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _tenant(),
+    Column("id", String(40), nullable=False),
+    Column("endpoint_id", String(40), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("status", String(9), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # Attempts since the delivery was (re)scheduled: the step in the retry schedule.
+    Column("round_attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    # A worker that claimed the delivery owns it until the lease ends; a worker
+    # killed mid-attempt loses it then, and another tries again.
+    Column("lease_owner", String(40), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "endpoint_id", "event_seq"),
+    CheckConstraint("status IN ('pending', 'succeeded', 'dead')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _tenant(),
+    Column("delivery_id", String(40), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("response_excerpt", String(500), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "delivery_id", "number"),
+)
+
+relay_cursors = Table(
+    "relay_cursors",
+    metadata,
+    _tenant(),
+    Column("sink", String(16), nullable=False),
+    # The last outbox sequence this sink has taken in for the tenant.
+    Column("seq", BigInteger, nullable=False),
+    Column("lease_owner", String(40), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "sink"),
+)
+
+scheduled_jobs = Table(
+    "scheduled_jobs",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_run_at", UTCDateTime(), nullable=False),
+    Column("last_started_at", UTCDateTime(), nullable=True),
+    Column("last_finished_at", UTCDateTime(), nullable=True),
+    Column("last_ok", Integer, nullable=True),
+    Column("last_detail", Text, nullable=True),
+)
