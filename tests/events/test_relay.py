@@ -15,6 +15,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from strongroom import Ledger
 from strongroom.domain.clock import SystemClock
 from strongroom.domain.errors import InvalidState
+from strongroom.engine.requests import TransferRequest
 from strongroom.events import schedule
 from strongroom.events.addresses import AddressPolicy
 from strongroom.events.endpoints import Webhooks
@@ -287,3 +288,35 @@ def test_an_address_refused_at_send_time_is_a_failed_attempt(
     assert delivery.status == "pending"
     assert delivery.last_status_code is None
     assert "refused" in (delivery.last_error or "")
+
+
+def test_two_workers_share_the_deliveries_without_sending_any_twice(
+    live: Ledger, engine: Engine, receivers: Callable[..., Receiver]
+) -> None:
+    """Relays running at once claim disjoint deliveries: each event is sent exactly once."""
+    receiver = receivers()
+    Webhooks(engine, POLICY).create(live.tenant, receiver.url, ["*"])
+    live.create_account("a", currency="USD", overdraft_limit=None)
+    live.create_account("b", currency="USD")
+    for _ in range(3):
+        live.batch([TransferRequest("a", "b", 1, "USD") for _ in range(100)])
+    relays = [relay_of(engine, SystemClock(), batch=25) for _ in range(3)]
+
+    async def run_all() -> list[int]:
+        async def drain_one(relay: Relay) -> int:
+            total = 0
+            while done := await relay.run_once():
+                total += done
+            return total
+
+        try:
+            return list(await asyncio.gather(*(drain_one(r) for r in relays)))
+        finally:
+            for relay in relays:
+                assert relay.sender is not None
+                await relay.sender.aclose()
+
+    work = asyncio.run(run_all())
+    ids = receiver.ids()
+    assert len(ids) == len(set(ids)) == 302
+    assert sum(1 for n in work if n > 0) >= 2  # the work was shared
