@@ -9,20 +9,10 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import Server
+from tests.api.problems import problem
 
 KEY_FIELDS = {"id", "name", "prefix", "scopes", "expires_at"}
 NewTenant = Callable[[str], tuple[str, str]]
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to carry ``status`` and ``code``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 def create_key(api: httpx.Client, scopes: list[str], **fields: Any) -> Any:

@@ -14,6 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.api.conftest import Server
+from tests.api.problems import problem
 
 ENDPOINT_FIELDS = {
     "id",
@@ -43,17 +44,6 @@ DELIVERY_FIELDS = {
 HOOK = "http://127.0.0.1:9/hook"  # allowed by the test server; nothing listens there
 MISSING_ENDPOINT = "whe_missing0000000000000000"
 MISSING_DELIVERY = "whd_missing0000000000000000"
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to carry ``status`` and ``code``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
