@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime
+from sqlalchemy import Connection, DateTime, Insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -54,6 +54,7 @@ class Prepared:
         self.lock = lock
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         self._times: frozenset[str] = frozenset()
+        self._multi: dict[tuple[str, ...], str] = {}
 
     def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
         name = conn.dialect.name
@@ -98,18 +99,42 @@ class Prepared:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
+        if isinstance(self.statement, Insert) and conn.dialect.name == "postgresql":
+            self._insert_many(conn, rows)
+            return
         sql, positions = self._sql(conn)
         sqlite = conn.dialect.name == "sqlite"
         cursor = raw(conn).cursor()
         cursor.executemany(sql, [self._params(positions, row, sqlite) for row in rows])
         cursor.close()
 
-    def rows(self, conn: Connection, row: Mapping[str, Any]) -> list[dict[str, Any]]:
-        cursor = self.execute(conn, row)
-        names = [d[0] for d in cursor.description]
-        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    def _insert_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """PostgreSQL: every row in one ``INSERT ... SELECT FROM unnest(arrays)``.
+
+        psycopg's ``executemany`` sends one statement per row, even in a
+        pipeline, and the server parses, plans and runs each; a column-wise
+        ``unnest`` is one fixed statement (prepared after a few uses) whatever
+        the number of rows.
+        """
+        columns = list(rows[0].keys())
+        cursor = raw(conn).cursor()
+        cursor.execute(self._unnest_sql(conn, columns), [[row[c] for row in rows] for c in columns])
         cursor.close()
-        return found
+
+    def _unnest_sql(self, conn: Connection, columns: list[str]) -> str:
+        key = tuple(columns)
+        sql = self._multi.get(key)
+        if sql is None:
+            assert isinstance(self.statement, Insert)
+            table = self.statement.table
+            kinds = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
+            arrays = ", ".join(f"%s::{kind}[]" for kind in kinds)
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - schema names
+                f"SELECT * FROM unnest({arrays})"
+            )
+            self._multi[key] = sql
+        return sql
 
 
 def _is_time(kind: Any) -> bool:
