@@ -268,6 +268,32 @@ def test_unbalanced_entry_is_refused_at_commit(
     assert books.verify().ok
 
 
+@pytest.mark.postgresql_only
+def test_a_posting_added_to_a_committed_entry_is_refused_at_commit(books: Ledger) -> None:
+    """A later transaction that adds a posting to an existing entry is checked in full."""
+    before = _count(books, journal_postings)
+    with books.engine.connect() as conn:
+        trans = conn.begin()
+        conn.execute(
+            insert(journal_postings).values(
+                tenant_id=books.tenant,
+                seq=LAST,
+                idx=99,
+                account_id="alice",
+                side="debit",
+                amount=1,
+                effect="post",
+                posted_debits_after=0,
+                posted_credits_after=0,
+                pending_debits_after=0,
+                pending_credits_after=0,
+            )
+        )
+        with pytest.raises(IntegrityError, match="strongroom: journal entry"):
+            trans.commit()
+    assert _count(books, journal_postings) == before
+
+
 def test_cli_verify_exits_zero_on_an_intact_ledger(books: Ledger, db_url: str) -> None:
     """`strongroom verify` exits 0 and says ok when nothing was tampered with."""
     result = CliRunner().invoke(app, ["verify", "--database-url", db_url, "--tenant", "t1"])
