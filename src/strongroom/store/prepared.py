@@ -12,6 +12,7 @@ rows written here and rows written through SQLAlchemy are identical.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -109,32 +110,43 @@ class Prepared:
         cursor.close()
 
     def _insert_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """PostgreSQL: every row in one ``INSERT ... SELECT FROM unnest(arrays)``.
+        """PostgreSQL: every row in one ``INSERT ... SELECT FROM json_to_recordset(%s)``.
 
         psycopg's ``executemany`` sends one statement per row, even in a
-        pipeline, and the server parses, plans and runs each; a column-wise
-        ``unnest`` is one fixed statement (prepared after a few uses) whatever
-        the number of rows.
+        pipeline, and the server parses, plans and runs each. Here the rows
+        travel as one JSON document (encoded in C by ``json``) into one fixed
+        statement, prepared after a few uses, whatever the number of rows.
         """
         columns = list(rows[0].keys())
+        document = json.dumps([dict(row) for row in rows], default=_json_time, ensure_ascii=False)
         cursor = raw(conn).cursor()
-        cursor.execute(self._unnest_sql(conn, columns), [[row[c] for row in rows] for c in columns])
+        cursor.execute(self._recordset_sql(conn, columns), (document,))
         cursor.close()
 
-    def _unnest_sql(self, conn: Connection, columns: list[str]) -> str:
+    def _recordset_sql(self, conn: Connection, columns: list[str]) -> str:
         key = tuple(columns)
         sql = self._multi.get(key)
         if sql is None:
             assert isinstance(self.statement, Insert)
             table = self.statement.table
-            kinds = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
-            arrays = ", ".join(f"%s::{kind}[]" for kind in kinds)
+            kinds = ", ".join(
+                f"{c} {table.c[c].type.compile(dialect=conn.dialect)}" for c in columns
+            )
+            names = ", ".join(columns)
             sql = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - schema names
-                f"SELECT * FROM unnest({arrays})"
+                f"INSERT INTO {table.name} ({names}) "  # noqa: S608 - schema names
+                f"SELECT {names} FROM json_to_recordset(%s::json) AS r({kinds})"
             )
             self._multi[key] = sql
         return sql
+
+
+def _json_time(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Strongroom stores UTC times only")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _is_time(kind: Any) -> bool:
