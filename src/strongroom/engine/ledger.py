@@ -220,7 +220,7 @@ class Ledger:
 
         def attempt() -> list[Any]:
             with self._unit(tenant) as uow:
-                if len(works) > 1:
+                if len(works) > 1 or isinstance(works[0], _Hinted):
                     uow.prefetch(
                         (a for work in works for a in getattr(work, "accounts", ())),
                         (getattr(work, "key", None) for work in works),

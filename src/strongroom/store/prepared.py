@@ -167,6 +167,17 @@ def select_in(
 
     Names come from the schema module, never from input; values are bound.
     """
+    cursor = select_in_cursor(
+        conn, table, columns, where, column, values, lock=lock, order_by=order_by
+    )
+    return fetch_dicts(cursor)
+
+
+def select_in_cursor(
+    conn: Connection, table: str, columns: Iterable[str], where: Mapping[str, Any],
+    column: str, values: Sequence[Any], *, lock: bool, order_by: str,
+) -> Any:  # fmt: skip
+    """``select_in``, sent but not fetched (inside a pipeline, fetch after queuing more)."""
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     clauses = [f"{name} = {mark}" for name in where]
@@ -180,6 +191,11 @@ def select_in(
     params = [db_value(v, sqlite) for v in where.values()] + list(values)
     cursor = raw(conn).cursor()
     cursor.execute(sql, params)
+    return cursor
+
+
+def fetch_dicts(cursor: Any) -> list[dict[str, Any]]:
+    """Every row of an executed cursor as a dict, and the cursor closed."""
     names = [d[0] for d in cursor.description]
     found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     cursor.close()

@@ -20,7 +20,14 @@ from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
 from strongroom.domain.chain import GENESIS
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Effect, Line, Posting, Transaction, TxStatus
-from strongroom.store.prepared import Prepared, py_time, select_in
+from strongroom.store.prepared import (
+    Prepared,
+    fetch_dicts,
+    pipelined,
+    py_time,
+    select_in,
+    select_in_cursor,
+)
 from strongroom.store.schema import (
     accounts,
     idempotency_keys,
@@ -90,7 +97,10 @@ _SAVE_HEAD = Prepared(
 
 def lock_head(conn: Connection, tenant: str) -> Head:
     """Lock the tenant's chain head: every writer of a tenant takes it first."""
-    cursor = _LOCK_HEAD.execute(conn, {"tenant_id": tenant})
+    return _head_of(_LOCK_HEAD.execute(conn, {"tenant_id": tenant}), tenant)
+
+
+def _head_of(cursor: Any, tenant: str) -> Head:
     row = cursor.fetchone()
     cursor.close()
     if row is None:
@@ -98,6 +108,40 @@ def lock_head(conn: Connection, tenant: str) -> Head:
     at = py_time(row[3])
     assert at is not None
     return Head(row[0], row[1], row[2], at)
+
+
+def lock_head_and_load(
+    conn: Connection, tenant: str, account_ids: Sequence[str], keys: Sequence[str]
+) -> tuple[Head, dict[str, Account], dict[str, StoredKey]]:
+    """Lock the head, then lock and load accounts and look up keys: one round trip.
+
+    On PostgreSQL the three statements go out in one pipeline and run in that
+    order on the server, so the lock order (head first, then accounts by id) is
+    the same as when they are sent one by one.
+    """
+    with pipelined(conn):
+        head = _LOCK_HEAD.execute(conn, {"tenant_id": tenant})
+        found = None
+        if account_ids:
+            found = select_in_cursor(
+                conn, "accounts", _ACCOUNT_COLUMNS, {"tenant_id": tenant}, "id",
+                sorted(set(account_ids)), lock=True, order_by="id",
+            )  # fmt: skip
+        stored = None
+        if keys:
+            stored = select_in_cursor(
+                conn, "idempotency_keys", ["key", "operation", "request_hash", "response"],
+                {"tenant_id": tenant}, "key", sorted(set(keys)), lock=False, order_by="key",
+            )  # fmt: skip
+        locked = _head_of(head, tenant)
+        accounts_found = {} if found is None else {
+            row["id"]: _raw_account(row) for row in fetch_dicts(found)
+        }  # fmt: skip
+        keys_found = {} if stored is None else {
+            r["key"]: StoredKey(r["operation"], r["request_hash"], r["response"])
+            for r in fetch_dicts(stored)
+        }  # fmt: skip
+    return locked, accounts_found, keys_found
 
 
 def read_head(conn: Connection, tenant: str) -> Head | None:
