@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Insert
+from sqlalchemy import Connection, DateTime, Insert, Table
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -50,9 +50,20 @@ def py_time(value: Any) -> datetime | None:
 class Prepared:
     """One statement, compiled per dialect on first use."""
 
-    def __init__(self, statement: ClauseElement, *, lock: bool = False) -> None:
+    def __init__(
+        self,
+        statement: ClauseElement,
+        *,
+        lock: bool = False,
+        table: Table | None = None,
+        match: Mapping[str, str] | None = None,
+    ) -> None:
+        """``table`` and ``match`` (bind name -> column) make an UPDATE bulk-capable:
+        the bind names that are not in ``match`` name the columns it sets."""
         self.statement = statement
         self.lock = lock
+        self.table = table
+        self.match = dict(match or {})
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         self._times: frozenset[str] = frozenset()
         self._multi: dict[tuple[str, ...], str] = {}
@@ -100,9 +111,13 @@ class Prepared:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
-        if isinstance(self.statement, Insert) and conn.dialect.name == "postgresql":
-            self._insert_many(conn, rows)
-            return
+        if conn.dialect.name == "postgresql":
+            if isinstance(self.statement, Insert):
+                self._insert_many(conn, rows)
+                return
+            if self.match:
+                self._update_many(conn, rows)
+                return
         sql, positions = self._sql(conn)
         sqlite = conn.dialect.name == "sqlite"
         cursor = raw(conn).cursor()
@@ -136,6 +151,33 @@ class Prepared:
             sql = (
                 f"INSERT INTO {table.name} ({names}) "  # noqa: S608 - schema names
                 f"SELECT {names} FROM json_to_recordset(%s::json) AS r({kinds})"
+            )
+            self._multi[key] = sql
+        return sql
+
+    def _update_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """PostgreSQL: every row's UPDATE in one ``UPDATE ... FROM json_to_recordset``."""
+        binds = list(rows[0].keys())
+        document = json.dumps([dict(row) for row in rows], default=_json_time, ensure_ascii=False)
+        cursor = raw(conn).cursor()
+        cursor.execute(self._update_sql(conn, binds), (document,))
+        cursor.close()
+
+    def _update_sql(self, conn: Connection, binds: list[str]) -> str:
+        key = ("update", *binds)
+        sql = self._multi.get(key)
+        if sql is None:
+            assert self.table is not None
+            table = self.table
+            column = {b: self.match.get(b, b) for b in binds}
+            kinds = ", ".join(
+                f"{b} {table.c[column[b]].type.compile(dialect=conn.dialect)}" for b in binds
+            )
+            sets = ", ".join(f"{b} = r.{b}" for b in binds if b not in self.match)
+            where = " AND ".join(f"t.{c} = r.{b}" for b, c in self.match.items())
+            sql = (
+                f"UPDATE {table.name} AS t SET {sets} "  # noqa: S608 - schema names
+                f"FROM json_to_recordset(%s::json) AS r({kinds}) WHERE {where}"
             )
             self._multi[key] = sql
         return sql

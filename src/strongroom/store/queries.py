@@ -295,7 +295,9 @@ _ACCOUNT_UPDATE = Prepared(
         pending_credits=bindparam("pending_credits"),
         version=bindparam("version"),
         updated_at=bindparam("updated_at"),
-    )
+    ),
+    table=accounts,
+    match={"t_id": "tenant_id", "a_id": "id"},
 )
 
 
@@ -592,7 +594,9 @@ _TX_FINISH = Prepared(
         status=bindparam("status"),
         pending_amount_posted=bindparam("pending_amount_posted"),
         finished_seq=bindparam("finished_seq"),
-    )
+    ),
+    table=transactions,
+    match={"t_id": "tenant_id", "x_id": "id"},
 )
 
 
