@@ -100,7 +100,12 @@ class Relay:
     # -- fan-out -------------------------------------------------------------------------
 
     def fan_out(self) -> int:
-        """Make the deliveries of new events; the number of events taken in."""
+        """Make the deliveries of new events; the number of deliveries made.
+
+        A tenant without enabled endpoints has its cursor moved to its last event
+        at once, and counts as no work: a busy ledger with no webhooks keeps the
+        worker idle, not spinning.
+        """
         with self.engine.connect() as conn:
             tenants = sql.tenants_behind(conn, WEBHOOKS)
         return sum(self._fan_out_tenant(tenant) for tenant in tenants)
@@ -111,13 +116,18 @@ class Relay:
             seq = sql.lock_cursor(conn, tenant, WEBHOOKS, now)
             if seq is None:
                 return 0  # another worker is on it
-            events = sql.events_after(conn, tenant, seq, self.batch)
-            if not events:
-                return 0
             endpoints = [
                 (e.id, json.loads(e.events), e.after_seq)
                 for e in sql.enabled_endpoints(conn, tenant)
             ]
+            if not endpoints:
+                sql.advance_cursor(
+                    conn, tenant, WEBHOOKS, sql.event_head(conn, tenant), now, owner=None
+                )
+                return 0
+            events = sql.events_after(conn, tenant, seq, self.batch)
+            if not events:
+                return 0
             rows = [
                 self._delivery_row(tenant, endpoint_id, event, now)
                 for event in events
@@ -126,7 +136,8 @@ class Relay:
             ]
             sql.insert_deliveries(conn, rows)
             sql.advance_cursor(conn, tenant, WEBHOOKS, events[-1].seq, now, owner=None)
-        return len(events)
+        # Events read but matching no endpoint are still work: the cursor moved.
+        return max(len(rows), 1)
 
     @staticmethod
     def _delivery_row(tenant: str, endpoint_id: str, event: Any, now: datetime) -> dict[str, Any]:
@@ -166,6 +177,9 @@ class Relay:
 
     def _claim(self) -> list[_Claimed]:
         now = self.clock.now()
+        with self.engine.connect() as conn:
+            if not sql.any_due(conn, now):
+                return []  # a read, not a write transaction: an idle relay blocks no writer
         with self._write() as conn, conn.begin():
             pairs = sql.claim_due(
                 conn, now, owner=self.owner, until=now + self.lease, limit=self.batch

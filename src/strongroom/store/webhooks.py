@@ -197,6 +197,14 @@ def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> No
         conn.execute(insert(D), list(rows))
 
 
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some pending delivery's attempt is due (claimed or not)."""
+    found = conn.execute(
+        select(D.c.id).where(D.c.status == "pending", D.c.next_attempt_at <= now).limit(1)
+    ).first()
+    return found is not None
+
+
 def claim_due(
     conn: Connection, now: datetime, *, owner: str, until: datetime, limit: int
 ) -> list[tuple[str, str]]:
