@@ -16,6 +16,7 @@ runner = CliRunner()
 COMMANDS = [
     "migrate", "verify", "version",
     "reconcile", "checkpoint", "verify-checkpoints", "expire-holds",
+    "worker", "jobs", "serve",
 ]  # fmt: skip
 
 

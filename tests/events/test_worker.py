@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -206,3 +207,31 @@ def test_the_reconcile_job_reports_drift(ledger: Ledger, engine: Engine, clock: 
     assert not ok
     assert '"account": "b"' in detail
     assert '"account": "a"' not in detail
+
+
+def test_the_jobs_command_shows_the_last_runs_and_fails_on_a_problem(
+    ledger: Ledger, engine: Engine, clock: FakeClock, db_url: str
+) -> None:
+    """`strongroom jobs` lists each shared job's last outcome; exit 1 once one found a problem."""
+    from typer.testing import CliRunner
+
+    from strongroom.cli import app
+
+    outcome = (True, "all verified")
+    worker = Worker(
+        engine,
+        Relay(engine, clock=clock),
+        [Job("verify", timedelta(hours=1), lambda: outcome)],
+        clock=clock,
+    )
+    asyncio.run(worker.tick())
+    shown = CliRunner().invoke(app, ["jobs", "--database-url", db_url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    (job,) = json.loads(shown.output)["jobs"]
+    assert (job["name"], job["last_ok"], job["last_detail"]) == ("verify", True, "all verified")
+    outcome = (False, '{"t1": "drift"}')
+    clock.advance(hours=2)
+    asyncio.run(worker.tick())
+    failed = CliRunner().invoke(app, ["jobs", "--database-url", db_url])
+    assert failed.exit_code == 1
+    assert "verify" in failed.output

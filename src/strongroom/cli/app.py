@@ -1,4 +1,4 @@
-"""``strongroom serve | migrate | verify | tenants create | version | bench``.
+"""``strongroom serve | worker | migrate | verify | tenants create | version | bench``.
 
 Every command takes ``--database-url`` (or ``STRONGROOM_DATABASE_URL``); commands
 that print data take ``--json``. Errors exit with the code of their class

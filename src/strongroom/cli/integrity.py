@@ -91,6 +91,7 @@ def register(app: typer.Typer) -> None:
     app.command()(checkpoint)
     app.command("verify-checkpoints")(verify_checkpoints)
     app.command("expire-holds")(expire_holds)
+    app.command()(jobs)
 
 
 # -- reconcile ---------------------------------------------------------------------------
@@ -312,3 +313,41 @@ def expire_holds(
         return
     for name, count in counts.items():
         console.print(f"tenant {name}: {count} hold(s) expired")
+
+
+# -- the worker's scheduled jobs ---------------------------------------------------------
+
+
+def jobs(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """The worker's shared jobs (verify, reconcile, checkpoint): when each last ran and
+    what it found. Exits 1 when the last run of any job found a problem."""
+    from strongroom.store import webhooks as sql
+
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = [
+                {
+                    "name": r.name,
+                    "next_run_at": r.next_run_at,
+                    "last_started_at": r.last_started_at,
+                    "last_finished_at": r.last_finished_at,
+                    "last_ok": None if r.last_ok is None else bool(r.last_ok),
+                    "last_detail": r.last_detail,
+                }
+                for r in sql.list_jobs(conn)
+            ]
+    finally:
+        engine.dispose()
+    if as_json:
+        _emit({"jobs": rows})
+    else:
+        table = Table("job", "last finished", "ok", "detail", "next run")
+        for row in rows:
+            ok = {None: "-", True: "[green]yes[/green]", False: "[red]no[/red]"}[row["last_ok"]]
+            finished = str(row["last_finished_at"] or "-")
+            detail = (row["last_detail"] or "")[:80]
+            table.add_row(row["name"], finished, ok, detail, str(row["next_run_at"]))
+        console.print(table)
+    if any(row["last_ok"] is False for row in rows):
+        raise typer.Exit(1)
