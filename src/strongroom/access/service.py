@@ -22,6 +22,7 @@ from strongroom.engine.pages import Page, check_limit, decode_cursor, page_of
 from strongroom.engine.uow import UnitOfWork
 from strongroom.store import access as sql
 from strongroom.store import queries as q
+from strongroom.store.database import read_connection
 
 LAST_USE_RESOLUTION = timedelta(seconds=60)
 """A key's last use is recorded at most once a minute (a write per request otherwise)."""
@@ -248,7 +249,7 @@ class Access:
         if not keys.well_formed(secret):
             raise Unauthenticated("malformed API key")
         presented = keys.digest(secret)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             row = sql.key_by_hash(conn, presented)
         if row is None or not hmac.compare_digest(row.key_hash, presented):
             raise Unauthenticated("unknown API key")

@@ -51,7 +51,7 @@ from strongroom.engine.uow import UnitOfWork
 from strongroom.engine.verify import VerifyReport, verify
 from strongroom.store import checkpoints as checkpoint_sql
 from strongroom.store import queries as q
-from strongroom.store.database import DEFAULT_URL, create_db_engine, is_retryable
+from strongroom.store.database import DEFAULT_URL, create_db_engine, is_retryable, is_sqlite
 from strongroom.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -370,7 +370,15 @@ class Ledger:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        """A connection for reads. SQLite: one read transaction (one snapshot).
+        PostgreSQL at READ COMMITTED takes a snapshot per statement even inside a
+        transaction, so reads run in autocommit: the same answers, without the
+        BEGIN and ROLLBACK round trip around them."""
+        if is_sqlite(self.engine):
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
 
     def get_account(self, account_id: str) -> Account:

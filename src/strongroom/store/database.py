@@ -92,6 +92,14 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
+def read_connection(engine: Engine) -> Connection:
+    """A connection for a single-statement read: in autocommit on PostgreSQL, so no
+    BEGIN and ROLLBACK go around it (a round trip fewer); as usual on SQLite."""
+    if is_sqlite(engine):
+        return engine.connect()
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed unit of work may be retried from the start.
 
