@@ -23,14 +23,37 @@ subclasses, with ``.code``. Differences, all due to what travels over HTTP:
   was a replay (the response does not say which items replayed their own key).
 * ``expire_holds`` and ``define_unit`` are the server's business, not the API's.
 
-Every write carries an idempotency key (``idempotency_key=`` or a new UUID4)
-and is retried with the same key after a timeout or a lost connection, so a
-write is applied at most once however often it is sent.
+The client also reads the event feed (``list_events``, a page of
+:class:`Event`) and manages webhooks (``create_webhook_endpoint`` and the rest,
+with :class:`WebhookEndpoint` and :class:`WebhookDelivery`).
+
+Every write the server deduplicates carries an idempotency key
+(``idempotency_key=`` or a new UUID4) and is retried with the same key after a
+timeout or a lost connection, so it is applied at most once however often it is
+sent. The webhook writes after creation take no key; their docstrings say
+whether they are resent.
 """
 
 from strongroom.client._async import AsyncClient
 from strongroom.client._calls import RetryPolicy
 from strongroom.client._sync import Client
-from strongroom.client._wire import ApiKey, VerifyResult
+from strongroom.client._wire import (
+    ApiKey,
+    Event,
+    VerifyResult,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
-__all__ = ["ApiKey", "AsyncClient", "Client", "RetryPolicy", "VerifyResult"]
+__all__ = [
+    "ApiKey",
+    "AsyncClient",
+    "Client",
+    "Event",
+    "RetryPolicy",
+    "VerifyResult",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

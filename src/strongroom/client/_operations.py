@@ -5,9 +5,11 @@ Each function here returns a :class:`~strongroom.client._calls.Call`; the sync
 turn each into a method of the same name and signature that sends it. The
 signatures mirror :class:`strongroom.Ledger`.
 
-Every write gets an idempotency key when it is built (``idempotency_key`` or a
-new UUID4), so every retry of it carries the same key and the server applies it
-at most once.
+Every write the server deduplicates gets an idempotency key when it is built
+(``idempotency_key`` or a new UUID4), so every retry of it carries the same key
+and the server applies it at most once. The webhook routes other than creation
+take no key: each says in its docstring whether it is safe to resend
+(``Call.replay_safe``).
 """
 
 from __future__ import annotations
@@ -356,4 +358,188 @@ def revoke_api_key(key_id: str, *, idempotency_key: str | None = None) -> Call[w
         wire.path("v1", "api-keys", key_id),
         lambda response: wire.api_key_from_json(response.json()),
         idempotency_key=_key(idempotency_key),
+    )
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def list_events(
+    *,
+    after: str | None = None,
+    types: Sequence[str] | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Call[Page[wire.Event]]:
+    """Events in commit order after ``after`` (an event id, or a page's ``next_cursor``).
+
+    A consumer resumes where it stopped with the id of the last event it handled
+    or the last ``next_cursor``; ``next_cursor`` is ``None`` when no more events
+    exist yet. ``types`` keeps only those event types (one name or several;
+    empty or ``None``: all). An unknown event id in ``after`` is a
+    ``ValidationError``.
+    """
+    wanted = None if types is None else types if isinstance(types, str) else ",".join(types)
+
+    def parse(response: httpx.Response) -> Page[wire.Event]:
+        body = response.json()
+        return Page([wire.event_from_json(e) for e in body["data"]], body["next_cursor"])
+
+    return Call(
+        "GET", "/v1/events", parse, params=wire.params(after=after, types=wanted, limit=limit)
+    )
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def _endpoint(response: httpx.Response) -> wire.WebhookEndpoint:
+    return wire.webhook_endpoint_from_json(response.json(), replayed=wire.replayed(response))
+
+
+def _delivery(response: httpx.Response) -> wire.WebhookDelivery:
+    return wire.webhook_delivery_from_json(response.json())
+
+
+def create_webhook_endpoint(
+    url: str,
+    events: Sequence[str] = ("*",),
+    *,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+) -> Call[wire.WebhookEndpoint]:
+    """Register ``url`` for these event types (``"*"``: all) (scope ``admin``).
+
+    The signing secret (``whsec_...``) is in ``.secret``, this once. A retry
+    after a lost response replays the creation: the same endpoint comes back
+    with ``.secret`` None, since a secret is never shown twice (rotate it to
+    get a new one). A URL whose host is not public is a ``ValidationError``
+    unless the server's operator allowed it.
+    """
+    body = {"url": url, "events": list(events), **wire.params(description=description)}
+    return Call(
+        "POST",
+        "/v1/webhook-endpoints",
+        _endpoint,
+        json=body,
+        idempotency_key=_key(idempotency_key),
+    )
+
+
+def list_webhook_endpoints(
+    *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Call[Page[wire.WebhookEndpoint]]:
+    """The tenant's webhook endpoints in id order, never their secrets."""
+
+    def parse(response: httpx.Response) -> Page[wire.WebhookEndpoint]:
+        body = response.json()
+        endpoints = [wire.webhook_endpoint_from_json(e) for e in body["data"]]
+        return Page(endpoints, body["next_cursor"])
+
+    query = wire.params(limit=limit, cursor=cursor)
+    return Call("GET", "/v1/webhook-endpoints", parse, params=query)
+
+
+def get_webhook_endpoint(endpoint_id: str) -> Call[wire.WebhookEndpoint]:
+    """One webhook endpoint, without its secret."""
+    return Call("GET", wire.path("v1", "webhook-endpoints", endpoint_id), _endpoint)
+
+
+def update_webhook_endpoint(
+    endpoint_id: str,
+    *,
+    url: str | None = None,
+    events: Sequence[str] | None = None,
+    description: str | None = None,
+    status: str | None = None,
+) -> Call[wire.WebhookEndpoint]:
+    """Change the URL, event types, description or status; ``None`` leaves a field as it is.
+
+    ``status="enabled"`` re-enables an endpoint disabled by a user or by a
+    ``410 Gone``; ``"disabled"`` stops its deliveries. The fields are set, not
+    added to: sending the same update again changes nothing more, so it is safe
+    to resend and takes no idempotency key.
+    """
+    body = wire.params(
+        url=url,
+        events=None if events is None else list(events),
+        description=description,
+        status=status,
+    )
+    return Call("PATCH", wire.path("v1", "webhook-endpoints", endpoint_id), _endpoint, json=body)
+
+
+def delete_webhook_endpoint(endpoint_id: str) -> Call[wire.WebhookEndpoint]:
+    """Delete the endpoint (returned as it was): nothing more is sent to it.
+
+    Deleting twice leaves it deleted, so it is safe to resend and takes no
+    idempotency key; a resend after a lost response raises ``NotFound``, as
+    the endpoint is already gone.
+    """
+    return Call("DELETE", wire.path("v1", "webhook-endpoints", endpoint_id), _endpoint)
+
+
+def rotate_webhook_secret(
+    endpoint_id: str, *, overlap_seconds: int | None = None
+) -> Call[wire.WebhookEndpoint]:
+    """A new signing secret, in ``.secret`` this once.
+
+    The previous secret also signs for ``overlap_seconds`` (``None``: a day, the
+    server's default), so receivers can switch without losing a delivery. Not
+    safe to resend, and not resent after a timeout or a lost connection: a
+    second rotation would make the unseen secret of the first the previous one,
+    and the secret receivers still use would stop signing at once. After such
+    a failure, rotate again deliberately and give receivers the secret it returns.
+    """
+    body = None if overlap_seconds is None else {"overlap_seconds": overlap_seconds}
+    return Call(
+        "POST",
+        wire.path("v1", "webhook-endpoints", endpoint_id, "rotate-secret"),
+        _endpoint,
+        json=body,
+        replay_safe=False,
+    )
+
+
+def list_webhook_deliveries(
+    endpoint_id: str,
+    *,
+    status: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Call[Page[wire.WebhookDelivery]]:
+    """The endpoint's deliveries, newest event first, each with its attempts.
+
+    ``status`` keeps only ``"pending"``, ``"succeeded"`` or ``"dead"`` ones.
+    """
+
+    def parse(response: httpx.Response) -> Page[wire.WebhookDelivery]:
+        body = response.json()
+        deliveries = [wire.webhook_delivery_from_json(d) for d in body["data"]]
+        return Page(deliveries, body["next_cursor"])
+
+    query = wire.params(status=status, limit=limit, cursor=cursor)
+    return Call(
+        "GET", wire.path("v1", "webhook-endpoints", endpoint_id, "deliveries"), parse, params=query
+    )
+
+
+def get_webhook_delivery(delivery_id: str) -> Call[wire.WebhookDelivery]:
+    """One delivery: its status, schedule and every attempt."""
+    return Call("GET", wire.path("v1", "webhook-deliveries", delivery_id), _delivery)
+
+
+def retry_webhook_delivery(delivery_id: str) -> Call[wire.WebhookDelivery]:
+    """Send a finished (``dead`` or ``succeeded``) delivery again, at once; it is ``pending``.
+
+    A delivery still pending, or whose endpoint is disabled, raises
+    ``InvalidState``. Not safe to resend, and not resent after a timeout or a
+    lost connection: a resend answers ``InvalidState`` (the first made it
+    pending) or, if that round already finished, sends the event once more.
+    After such a failure, look with :meth:`get_webhook_delivery`.
+    """
+    return Call(
+        "POST",
+        wire.path("v1", "webhook-deliveries", delivery_id, "retry"),
+        _delivery,
+        replay_safe=False,
     )

@@ -47,6 +47,64 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Event:
+    """One event of the feed (``GET /v1/events``), as webhooks deliver it too."""
+
+    id: str
+    type: str
+    created_at: datetime
+    data: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """A webhook endpoint; ``secret`` (``whsec_...``) only right after creation or rotation."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    status: str
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = field(default=None, repr=False)
+    replayed: bool = field(default=False, compare=False)
+    """A replayed creation: the same endpoint, its secret (shown once) not included."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One attempt of a delivery; ``status_code`` is ``None`` when no HTTP answer came."""
+
+    number: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    response_excerpt: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """An event's delivery to one endpoint (``pending``, ``succeeded`` or ``dead``)."""
+
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: tuple[WebhookAttempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
     """``POST /v1/ledger/verify``: the fields of the library's ``VerifyReport``.
 
@@ -272,6 +330,61 @@ def api_key_from_json(body: Mapping[str, Any], *, replayed: bool = False) -> Api
         created_at=_time(body["created_at"]),
         key=body.get("key"),
         replayed=replayed,
+    )
+
+
+def event_from_json(body: Mapping[str, Any]) -> Event:
+    return Event(
+        id=body["id"],
+        type=body["type"],
+        created_at=_time(body["created_at"]),
+        data=dict(body["data"]),
+    )
+
+
+def webhook_endpoint_from_json(
+    body: Mapping[str, Any], *, replayed: bool = False
+) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=body["id"],
+        url=body["url"],
+        events=tuple(body["events"]),
+        description=body["description"],
+        status=body["status"],
+        disabled_reason=body.get("disabled_reason"),
+        created_at=_time(body["created_at"]),
+        updated_at=_time(body["updated_at"]),
+        secret=body.get("secret"),
+        replayed=replayed,
+    )
+
+
+def webhook_attempt_from_json(body: Mapping[str, Any]) -> WebhookAttempt:
+    return WebhookAttempt(
+        number=body["number"],
+        at=_time(body["at"]),
+        status_code=body.get("status_code"),
+        error=body.get("error"),
+        response_excerpt=body["response_excerpt"],
+        duration_ms=body["duration_ms"],
+    )
+
+
+def webhook_delivery_from_json(body: Mapping[str, Any]) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=body["id"],
+        endpoint_id=body["endpoint_id"],
+        event_id=body["event_id"],
+        event_type=body["event_type"],
+        status=body["status"],
+        attempt_count=body["attempt_count"],
+        next_attempt_at=parse_time(body.get("next_attempt_at")),
+        last_status_code=body.get("last_status_code"),
+        last_error=body.get("last_error"),
+        delivered_at=parse_time(body.get("delivered_at")),
+        created_at=_time(body["created_at"]),
+        updated_at=_time(body["updated_at"]),
+        attempts=tuple(webhook_attempt_from_json(a) for a in body["attempts"]),
     )
 
 
