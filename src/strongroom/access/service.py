@@ -22,7 +22,7 @@ from strongroom.engine.pages import Page, check_limit, decode_cursor, page_of
 from strongroom.engine.uow import UnitOfWork
 from strongroom.store import access as sql
 from strongroom.store import queries as q
-from strongroom.store.database import read_connection
+from strongroom.store.database import read_connection, write_connection
 
 LAST_USE_RESOLUTION = timedelta(seconds=60)
 """A key's last use is recorded at most once a minute (a write per request otherwise)."""
@@ -129,7 +129,7 @@ class Access:
         self.clock: Clock = clock or SystemClock()
 
     def _begin(self) -> Any:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return write_connection(self.engine)
 
     def create_tenant(self, name: str) -> tuple[Tenant, str]:
         """A new tenant with its ledger, and a first key holding every scope (shown once)."""

@@ -51,7 +51,13 @@ from strongroom.engine.uow import UnitOfWork
 from strongroom.engine.verify import VerifyReport, verify
 from strongroom.store import checkpoints as checkpoint_sql
 from strongroom.store import queries as q
-from strongroom.store.database import DEFAULT_URL, create_db_engine, is_retryable, is_sqlite
+from strongroom.store.database import (
+    DEFAULT_URL,
+    create_db_engine,
+    is_retryable,
+    is_sqlite,
+    write_connection,
+)
 from strongroom.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -177,8 +183,7 @@ class Ledger:
 
     @contextmanager
     def _unit(self, tenant: str) -> Iterator[UnitOfWork]:
-        options = {"sqlite_begin": "IMMEDIATE"}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+        with write_connection(self.engine) as conn, conn.begin():
             uow = UnitOfWork(conn, tenant, self.clock)
             yield uow
             uow.flush()
@@ -231,8 +236,7 @@ class Ledger:
         return self._retrying(attempt)
 
     def _in_write(self, work: Callable[[Connection], T]) -> T:
-        options = {"sqlite_begin": "IMMEDIATE"}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+        with write_connection(self.engine) as conn, conn.begin():
             return work(conn)
 
     def _retrying(self, attempt: Callable[[], T]) -> T:

@@ -30,6 +30,7 @@ from strongroom.engine.uow import UnitOfWork
 from strongroom.events.addresses import AddressPolicy, AddressRefused
 from strongroom.events.signing import new_secret
 from strongroom.store import webhooks as sql
+from strongroom.store.database import write_connection
 
 RESOLVE_TIMEOUT = 5.0
 MAX_EVENT_TYPES = 50
@@ -220,7 +221,7 @@ class Webhooks:
         self.clock: Clock = clock or SystemClock()
 
     def _write(self) -> Any:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return write_connection(self.engine)
 
     def check_url(self, url: Any) -> str:
         """The URL, once its syntax and every address its host resolves to are allowed."""

@@ -35,6 +35,7 @@ from strongroom.domain.ids import new_id
 from strongroom.events import schedule, signing
 from strongroom.events.sinks import EventPublisher, OutEvent, SendResult, WebhookSender
 from strongroom.store import webhooks as sql
+from strongroom.store.database import write_connection
 
 log = logging.getLogger("strongroom.relay")
 
@@ -95,7 +96,7 @@ class Relay:
         self._nats_paused_until = self.clock.now()
 
     def _write(self) -> Any:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return write_connection(self.engine)
 
     # -- fan-out -------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from strongroom.engine.checkpoints import SigningKey
 from strongroom.engine.ledger import Ledger
 from strongroom.events.relay import Relay
 from strongroom.store import webhooks as sql
+from strongroom.store.database import write_connection
 
 log = logging.getLogger("strongroom.worker")
 JOB_RUNS = Counter("strongroom_job_runs_total", "Integrity job runs", ["job", "outcome"])
@@ -143,7 +144,7 @@ class Worker:
         return done
 
     def _write(self) -> Any:
-        return self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return write_connection(self.engine)
 
     def _claim(self, job: Job) -> bool:
         now = self.clock.now()

@@ -92,6 +92,12 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
+def write_connection(engine: Engine) -> Connection:
+    """A connection for writes: its transactions take SQLite's write lock when they
+    begin (``BEGIN IMMEDIATE``), so they never fail to upgrade a read lock later."""
+    return engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+
 def read_connection(engine: Engine) -> Connection:
     """A connection for a single-statement read: in autocommit on PostgreSQL, so no
     BEGIN and ROLLBACK go around it (a round trip fewer); as usual on SQLite."""

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from strongroom.store.database import write_connection
+
 _LOCATION = str(Path(__file__).with_name("migrations"))
 _ADVISORY_LOCK = 0x5354524F4E47  # "STRONG": one migrator at a time on PostgreSQL
 
@@ -41,7 +43,7 @@ def upgrade(engine: Engine) -> str:
     """Migrate to the newest revision (a no-op when already there); return it."""
     if is_current(engine):
         return head_revision()
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+    with write_connection(engine) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
         command.upgrade(_config(conn), "head")
