@@ -41,7 +41,6 @@ def worker_process(db_url: str, space: Space) -> subprocess.Popen[bytes]:
         "STRONGROOM_RELAY_LEASE_SECONDS": "2",
         "STRONGROOM_POLL_INTERVAL_SECONDS": "0.05",
         "STRONGROOM_EXPIRY_INTERVAL_SECONDS": "0",
-        "STRONGROOM_VERIFY_INTERVAL_SECONDS": "0",
         "STRONGROOM_RECONCILE_INTERVAL_SECONDS": "0",
     }
     command = [sys.executable, "-m", "strongroom.cli", "worker", "--database-url", db_url]

@@ -127,7 +127,6 @@ def worker_for(
     jobs = integrity_jobs(
         ledger,
         expire_every=settings.expiry_interval_seconds,
-        verify_every=settings.verify_interval_seconds,
         reconcile_every=settings.reconcile_interval_seconds,
         checkpoint_every=settings.checkpoint_interval_seconds,
         signing_key_path=settings.signing_key_path,

@@ -47,11 +47,10 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(
         0.5, gt=0, description="How long an idle worker waits before looking for work again"
     )
-    verify_interval_seconds: float = Field(
-        3600.0, ge=0, description="How often the worker verifies every chain; 0: never"
-    )
     reconcile_interval_seconds: float = Field(
-        3600.0, ge=0, description="How often the worker reconciles balances; 0: never"
+        3600.0,
+        ge=0,
+        description="How often the worker checks every chain and its balances; 0: never",
     )
     checkpoint_interval_seconds: float = Field(
         3600.0, ge=0, description="How often the worker signs a checkpoint; 0: never"

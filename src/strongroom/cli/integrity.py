@@ -319,7 +319,7 @@ def expire_holds(
 
 
 def jobs(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> None:
-    """The worker's shared jobs (verify, reconcile, checkpoint): when each last ran and
+    """The worker's shared jobs (reconcile, checkpoint): when each last ran and
     what it found. Exits 1 when the last run of any job found a problem."""
     from strongroom.store import webhooks as sql
 

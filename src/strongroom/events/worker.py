@@ -9,9 +9,9 @@ Jobs (each also a CLI command):
 
 * ``expire-holds`` (every worker, every second by default): void holds past
   their deadline with status ``expired``;
-* ``verify`` (shared, hourly): verify each tenant's hash chain and balances;
-* ``reconcile`` (shared, hourly): compare stored running sums with a replay of
-  the journal and report drift (never repairs: that is ``reconcile --rebuild``,
+* ``reconcile`` (shared, hourly): replay each tenant's journal once, checking
+  its hash chain and comparing the stored running sums with the replay; a broken
+  chain or drift is reported, never repaired (that is ``reconcile --rebuild``,
   an operator's decision);
 * ``checkpoint`` (shared, hourly, only with a signing key): sign each tenant's
   chain head.
@@ -59,7 +59,6 @@ def integrity_jobs(
     ledger: Ledger,
     *,
     expire_every: float = 1.0,
-    verify_every: float = 3600.0,
     reconcile_every: float = 3600.0,
     checkpoint_every: float = 3600.0,
     signing_key_path: Path | None = None,
@@ -72,15 +71,8 @@ def integrity_jobs(
     def expire() -> tuple[bool, str]:
         return True, f"expired {ledger.expire_holds_of_all_tenants()} holds"
 
-    def verify() -> tuple[bool, str]:
-        bad = {}
-        for one in tenants():
-            report = one.verify()
-            if not report.ok:
-                bad[one.tenant] = report.to_dict()
-        return not bad, json.dumps(bad, sort_keys=True, default=str) if bad else "all verified"
-
     def reconcile() -> tuple[bool, str]:
+        # One replay of each journal checks both the chain and the running sums.
         drift = {}
         for one in tenants():
             report = one.reconcile(rebuild=False)
@@ -96,7 +88,6 @@ def integrity_jobs(
 
     jobs = [
         Job("expire-holds", timedelta(seconds=expire_every), expire, shared=False),
-        Job("verify", timedelta(seconds=verify_every), verify),
         Job("reconcile", timedelta(seconds=reconcile_every), reconcile),
     ]
     if signing_key_path is not None:
