@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.problems import problem
+
 ACCOUNT_FIELDS = {
     "id",
     "currency",
@@ -20,17 +22,6 @@ ACCOUNT_FIELDS = {
     "created_at",
 }
 ZERO = {"posted": 0, "pending_debits": 0, "pending_credits": 0, "available": 0}
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to carry ``status`` and ``code``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 def create(api: httpx.Client, account_id: str, currency: str = "USD", **fields: Any) -> Any:

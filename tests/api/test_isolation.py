@@ -20,19 +20,9 @@ import pytest
 
 from strongroom.access import keys
 from tests.api.conftest import Server
+from tests.api.problems import problem
 
 NewTenant = Callable[[str], tuple[str, str]]
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to carry ``status`` and ``code``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 def create(api: httpx.Client, account_id: str, **fields: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Insert, Table, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
@@ -222,6 +222,25 @@ UNBALANCED_POSTINGS = {
 }
 
 
+def _forged_posting(
+    tenant: str, seq: int, idx: int, account: str, side: str, amount: int
+) -> Insert:
+    """A posting row written behind the engine's back (running sums left at 0)."""
+    return insert(journal_postings).values(
+        tenant_id=tenant,
+        seq=seq,
+        idx=idx,
+        account_id=account,
+        side=side,
+        amount=amount,
+        effect="post",
+        posted_debits_after=0,
+        posted_credits_after=0,
+        pending_debits_after=0,
+        pending_credits_after=0,
+    )
+
+
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize(
     "postings", UNBALANCED_POSTINGS.values(), ids=list(UNBALANCED_POSTINGS.keys())
@@ -247,21 +266,7 @@ def test_unbalanced_entry_is_refused_at_commit(
             )
         )
         for idx, (account, side, amount) in enumerate(postings):
-            conn.execute(
-                insert(journal_postings).values(
-                    tenant_id=books.tenant,
-                    seq=LAST + 1,
-                    idx=idx,
-                    account_id=account,
-                    side=side,
-                    amount=amount,
-                    effect="post",
-                    posted_debits_after=0,
-                    posted_credits_after=0,
-                    pending_debits_after=0,
-                    pending_credits_after=0,
-                )
-            )
+            conn.execute(_forged_posting(books.tenant, LAST + 1, idx, account, side, amount))
         with pytest.raises(IntegrityError, match="strongroom: journal entry"):
             trans.commit()
     assert (_count(books, journal), _count(books, journal_postings)) == before
@@ -274,21 +279,7 @@ def test_a_posting_added_to_a_committed_entry_is_refused_at_commit(books: Ledger
     before = _count(books, journal_postings)
     with books.engine.connect() as conn:
         trans = conn.begin()
-        conn.execute(
-            insert(journal_postings).values(
-                tenant_id=books.tenant,
-                seq=LAST,
-                idx=99,
-                account_id="alice",
-                side="debit",
-                amount=1,
-                effect="post",
-                posted_debits_after=0,
-                posted_credits_after=0,
-                pending_debits_after=0,
-                pending_credits_after=0,
-            )
-        )
+        conn.execute(_forged_posting(books.tenant, LAST, 99, "alice", "debit", 1))
         with pytest.raises(IntegrityError, match="strongroom: journal entry"):
             trans.commit()
     assert _count(books, journal_postings) == before
