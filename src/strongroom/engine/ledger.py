@@ -55,7 +55,7 @@ from strongroom.store.database import (
     DEFAULT_URL,
     create_db_engine,
     is_retryable,
-    is_sqlite,
+    read_connection,
     write_connection,
 )
 from strongroom.store.migrate import upgrade
@@ -374,15 +374,10 @@ class Ledger:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A connection for reads. SQLite: one read transaction (one snapshot).
-        PostgreSQL at READ COMMITTED takes a snapshot per statement even inside a
-        transaction, so reads run in autocommit: the same answers, without the
-        BEGIN and ROLLBACK round trip around them."""
-        if is_sqlite(self.engine):
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-            return
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        """A connection for reads (see ``read_connection``). On SQLite its first
+        statement begins a read transaction that lasts until the block ends, so
+        reads of several statements see one snapshot."""
+        with read_connection(self.engine) as conn:
             yield conn
 
     def get_account(self, account_id: str) -> Account:
