@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Row
 
 from strongroom.access import keys
+from strongroom.access.cache import CachedKey, KeyCache
 from strongroom.domain.accounts import _rfc3339, is_text
 from strongroom.domain.clock import Clock, SystemClock
 from strongroom.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationError
@@ -124,9 +125,14 @@ def _name(value: Any) -> str:
 class Access:
     """Tenants and keys on one database."""
 
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock | None = None, *, cache_keys: bool = False
+    ) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
+        self.cache: KeyCache | None = (
+            KeyCache(self.clock, touch_every=LAST_USE_RESOLUTION) if cache_keys else None
+        )
 
     def _begin(self) -> Any:
         return write_connection(self.engine)
@@ -240,15 +246,38 @@ class Access:
             raise NotFound("API key not found")
         with self._begin() as conn, conn.begin():
             row = sql.revoke_key(conn, tenant, key_id, self.clock.now())
+        if self.cache is not None:
+            self.cache.clear()
         if row is None:
             raise NotFound(f"API key {key_id!r} not found")
         return _key(row)
+
+    def cached(self, secret: str) -> Principal | None:
+        """The principal of a key from the key cache, without I/O (see :mod:`.cache`).
+
+        None means "not known here": call :meth:`authenticate`. A malformed key
+        answers UNAUTHENTICATED at once.
+        """
+        if self.cache is None:
+            return None
+        if not keys.well_formed(secret):
+            raise Unauthenticated("malformed API key")
+        found = self.cache.get(keys.digest(secret))
+        return None if found is None else Principal(found.tenant, found.key_id, found.scopes)
+
+    def refresh_revocations(self) -> None:
+        """Read the revocation epoch, so the key cache forgets keys revoked elsewhere."""
+        if self.cache is not None:
+            with read_connection(self.engine) as conn:
+                epoch = sql.revocation_epoch(conn)
+            self.cache.saw_epoch(epoch)
 
     def authenticate(self, secret: str) -> Principal:
         """The principal of a presented key; UNAUTHENTICATED for anything not valid now."""
         if not keys.well_formed(secret):
             raise Unauthenticated("malformed API key")
         presented = keys.digest(secret)
+        epoch = None if self.cache is None else self.cache.epoch
         with read_connection(self.engine) as conn:
             row = sql.key_by_hash(conn, presented)
         if row is None or not hmac.compare_digest(row.key_hash, presented):
@@ -258,10 +287,16 @@ class Access:
             raise Unauthenticated("this API key was revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthenticated("this API key has expired")
-        if row.last_used_at is None or row.last_used_at < now - LAST_USE_RESOLUTION:
+        used = row.last_used_at
+        if used is None or used < now - LAST_USE_RESOLUTION:
             with self._begin() as conn, conn.begin():
                 sql.touch_key(conn, row.tenant_id, row.id, now, now - LAST_USE_RESOLUTION)
-        return Principal(row.tenant_id, row.id, tuple(json.loads(row.scopes)))
+            used = now
+        scopes = tuple(json.loads(row.scopes))
+        if self.cache is not None:
+            found = CachedKey(row.tenant_id, row.id, scopes, row.expires_at, used)
+            self.cache.put(presented, found, epoch)
+        return Principal(row.tenant_id, row.id, scopes)
 
 
 def admin_token_matches(configured: str | None, presented: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from strongroom._version import __version__
 from strongroom.access.service import Access
@@ -65,9 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_db_engine(settings.database_url, pool_size=20)
         app.state.settings = settings
         app.state.ledger = Ledger(engine, tenant="default")
-        app.state.access = Access(engine)
+        app.state.access = access = Access(engine, cache_keys=True)
         app.state.webhooks = Webhooks(engine, AddressPolicy.parse(settings.webhook_allowed_hosts))
         stop = asyncio.Event()
+        watcher = asyncio.create_task(_watch_revocations(access, stop))
         task = None
         worker = None
         if settings.worker:
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Stop the worker between passes, never inside one: a pass cut short would
             # leave its thread holding a connection while the pool is disposed.
             stop.set()
+            await watcher
             if task is not None and worker is not None:
                 await task
                 await worker.aclose()
@@ -132,6 +136,29 @@ def worker_for(
         signing_key_path=settings.signing_key_path,
     )
     return Worker(engine, relay, jobs, clock=clock, poll_interval=settings.poll_interval_seconds)
+
+
+async def _watch_revocations(access: Access, stop: asyncio.Event) -> None:
+    """Read the revocation epoch every tenth of a second, for the key cache (see access.cache).
+
+    While the database does not answer, the cache goes stale within seconds and
+    every key is looked up again; the failure is logged once, not every tick.
+    """
+    assert access.cache is not None
+    failing = False
+    while not stop.is_set():
+        try:
+            await run_in_threadpool(access.refresh_revocations)
+        except Exception:
+            if not failing:
+                log.warning("cannot read the API key revocation epoch", exc_info=True)
+            failing = True
+        else:
+            if failing:
+                log.info("reading the API key revocation epoch again")
+            failing = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), access.cache.refresh_seconds)
 
 
 def app_from_environment() -> FastAPI:

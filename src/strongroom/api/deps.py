@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from strongroom.access.service import Access, Principal, admin_token_matches
 from strongroom.api.settings import Settings
@@ -24,12 +25,19 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def principal_with(scope: str) -> Callable[..., Principal]:
-    """A dependency that authenticates the key and requires ``scope``."""
+def principal_with(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates the key and requires ``scope``.
 
-    def dependency(request: Request, credentials: Credentials) -> Principal:
+    A key in the app's key cache is checked on the event loop, with no I/O;
+    any other goes to the database on a worker thread.
+    """
+
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
         access: Access = request.app.state.access
-        principal = access.authenticate(_token(credentials))
+        token = _token(credentials)
+        principal = access.cached(token)
+        if principal is None:
+            principal = await run_in_threadpool(access.authenticate, token)
         principal.require(scope)
         request.state.tenant = principal.tenant
         return principal
@@ -37,19 +45,19 @@ def principal_with(scope: str) -> Callable[..., Principal]:
     return dependency
 
 
-def ledger_with(scope: str) -> Callable[..., Ledger]:
+def ledger_with(scope: str) -> Callable[..., Awaitable[Ledger]]:
     """A dependency giving the caller's tenant ledger, once ``scope`` is checked."""
     authenticate = principal_with(scope)
 
-    def dependency(request: Request, credentials: Credentials) -> Ledger:
-        principal = authenticate(request, credentials)
+    async def dependency(request: Request, credentials: Credentials) -> Ledger:
+        principal = await authenticate(request, credentials)
         root: Ledger = request.app.state.ledger
         return root.for_tenant(principal.tenant, create=False)
 
     return dependency
 
 
-def platform_admin(request: Request, credentials: Credentials) -> None:
+async def platform_admin(request: Request, credentials: Credentials) -> None:
     """Only the holder of STRONGROOM_ADMIN_TOKEN (tenant keys never qualify)."""
     settings: Settings = request.app.state.settings
     if not admin_token_matches(settings.admin_token, _token(credentials)):
@@ -75,7 +83,7 @@ def access_of(request: Request) -> Access:
     return access
 
 
-def webhooks_of(request: Request) -> Webhooks:
+async def webhooks_of(request: Request) -> Webhooks:
     """The webhook endpoints service of the app."""
     webhooks: Webhooks = request.app.state.webhooks
     return webhooks

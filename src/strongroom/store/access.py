@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import Row
 
-from strongroom.store.schema import api_keys, tenants
+from strongroom.store.schema import access_epoch, api_keys, tenants
 
 
 def count_tenants(conn: Connection) -> int:
@@ -41,14 +41,24 @@ def list_keys(
 
 
 def revoke_key(conn: Connection, tenant: str, key_id: str, now: datetime) -> Row[Any] | None:
-    """Revoke (once: the first revocation time is kept); None when not found."""
-    conn.execute(
+    """Revoke (once: the first revocation time is kept); None when not found.
+
+    A revocation also moves the revocation epoch, in the same transaction, so
+    every server's key cache drops what it knew.
+    """
+    revoked = conn.execute(
         update(api_keys)
         .where(
             api_keys.c.tenant_id == tenant, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
         )
         .values(revoked_at=now)
     )
+    if revoked.rowcount:
+        conn.execute(
+            update(access_epoch)
+            .where(access_epoch.c.id == 1)
+            .values(revocations=access_epoch.c.revocations + 1)
+        )
     return conn.execute(
         select(api_keys).where(api_keys.c.tenant_id == tenant, api_keys.c.id == key_id)
     ).first()
@@ -64,4 +74,11 @@ def touch_key(conn: Connection, tenant: str, key_id: str, now: datetime, before:
             (api_keys.c.last_used_at.is_(None)) | (api_keys.c.last_used_at < before),
         )
         .values(last_used_at=now)
+    )
+
+
+def revocation_epoch(conn: Connection) -> int:
+    """How many keys were ever revoked: it moves with every revocation."""
+    return int(
+        conn.execute(select(access_epoch.c.revocations).where(access_epoch.c.id == 1)).scalar_one()
     )

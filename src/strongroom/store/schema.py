@@ -239,6 +239,15 @@ api_keys = Table(
     UniqueConstraint("key_hash"),
 )
 
+access_epoch = Table(
+    "access_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revocations", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+)
+"""One row: how many API keys were ever revoked. Servers' key caches watch it."""
+
 checkpoints = Table(
     "checkpoints",
     metadata,
