@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IdempotencyKey, ReadLedger, WriteLedger
 from strongroom.api.routes._common import mark_replay, problems
@@ -17,6 +18,7 @@ from strongroom.api.schemas import (
     AccountUpdate,
     StatementPage,
 )
+from strongroom.domain.accounts import Account, Balance
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 LimitQ = Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000")]
@@ -24,11 +26,12 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
 
 
 @router.post("", status_code=201, response_model=AccountOut, responses=problems(409, 422))
-def create_account(
+async def create_account(
     body: AccountCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Create an account; the same id again answers 409 ALREADY_EXISTS."""
-    account = ledger.create_account(
+    account = await run_in_threadpool(
+        ledger.create_account,
         body.id,
         currency=body.currency,
         normal_balance=body.normal_balance,
@@ -41,24 +44,24 @@ def create_account(
 
 
 @router.get("", response_model=AccountPage, responses=problems())
-def list_accounts(
+async def list_accounts(
     ledger: ReadLedger,
     prefix: Annotated[str | None, Query(max_length=128)] = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
     """Accounts in id order, optionally those whose id starts with ``prefix``."""
-    page = ledger.list_accounts(prefix=prefix, limit=limit, cursor=cursor)
+    page = await run_in_threadpool(ledger.list_accounts, prefix=prefix, limit=limit, cursor=cursor)
     return {"data": [a.to_dict() for a in page.data], "next_cursor": page.next_cursor}
 
 
 @router.get("/{account_id}", response_model=AccountOut, responses=problems(404))
-def get_account(account_id: str, ledger: ReadLedger) -> dict[str, Any]:
-    return ledger.get_account(account_id).to_dict()
+async def get_account(account_id: str, ledger: ReadLedger) -> dict[str, Any]:
+    return (await run_in_threadpool(ledger.get_account, account_id)).to_dict()
 
 
 @router.patch("/{account_id}", response_model=AccountOut, responses=problems(404, 409, 422))
-def update_account(
+async def update_account(
     account_id: str,
     body: AccountUpdate,
     ledger: WriteLedger,
@@ -73,25 +76,30 @@ def update_account(
         changes["overdraft_limit"] = body.overdraft_limit
     if body.metadata is not None:
         changes["metadata"] = body.metadata
-    account = ledger.update_account(account_id, idempotency_key=key, **changes)
+    account = await run_in_threadpool(
+        ledger.update_account, account_id, idempotency_key=key, **changes
+    )
     mark_replay(response, account.replayed)
     return account.to_dict()
 
 
 @router.get("/{account_id}/balance", response_model=AccountBalanceOut, responses=problems(404))
-def get_balance(
+async def get_balance(
     account_id: str,
     ledger: ReadLedger,
     at: Annotated[datetime | None, Query(description="RFC 3339 time; absent: now")] = None,
 ) -> dict[str, Any]:
     """The balance now, or as it stood at ``at``."""
-    account = ledger.get_account(account_id)
-    balance = ledger.balance(account_id, at=at)
+
+    def read() -> tuple[Account, Balance]:
+        return ledger.get_account(account_id), ledger.balance(account_id, at=at)
+
+    account, balance = await run_in_threadpool(read)
     return {**balance.to_dict(), "account": account.id, "currency": account.currency, "at": at}
 
 
 @router.get("/{account_id}/statement", response_model=StatementPage, responses=problems(404))
-def get_statement(
+async def get_statement(
     account_id: str,
     ledger: ReadLedger,
     start: Annotated[datetime | None, Query(alias="from")] = None,
@@ -100,5 +108,7 @@ def get_statement(
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
     """Posted lines in sequence order, each with the balance right after it."""
-    page = ledger.statement(account_id, start=start, end=end, limit=limit, cursor=cursor)
+    page = await run_in_threadpool(
+        ledger.statement, account_id, start=start, end=end, limit=limit, cursor=cursor
+    )
     return {"data": [line.to_dict() for line in page.data], "next_cursor": page.next_cursor}

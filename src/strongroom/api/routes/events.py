@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import ReadLedger
 from strongroom.api.routes._common import problems
@@ -24,7 +25,7 @@ AfterQ = Annotated[
 
 
 @router.get("", response_model=EventPage, responses=problems())
-def list_events(
+async def list_events(
     ledger: ReadLedger,
     after: AfterQ = None,
     cursor: Annotated[
@@ -45,7 +46,7 @@ def list_events(
     """
     if after is not None and cursor is not None:
         raise ValidationError("give after or cursor, not both", loc=("after",))
-    page = ledger.list_events(
-        after=after if after is not None else cursor, types=types, limit=limit
+    page = await run_in_threadpool(
+        ledger.list_events, after=after if after is not None else cursor, types=types, limit=limit
     )
     return {"data": [e.to_dict() for e in page.data], "next_cursor": page.next_cursor}

@@ -17,7 +17,7 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
     """The process is up."""
     return {"status": "ok"}
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IdempotencyKey, ReadLedger, WriteLedger
 from strongroom.api.problems import problem_body
@@ -35,11 +36,12 @@ def _tx(tx: Transaction, response: Response) -> dict[str, Any]:
 @router.post(
     "/v1/transactions", status_code=201, response_model=TransactionOut, responses=WRITE_PROBLEMS
 )
-def create_transaction(
+async def create_transaction(
     body: TransactionCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Post (or hold, with ``pending``) a transaction whose debits equal its credits."""
-    tx = ledger.post(
+    tx = await run_in_threadpool(
+        ledger.post,
         [line.model_dump() for line in body.lines],
         currency=body.currency,
         description=body.description,
@@ -55,11 +57,12 @@ def create_transaction(
 @router.post(
     "/v1/transfers", status_code=201, response_model=TransactionOut, responses=WRITE_PROBLEMS
 )
-def create_transfer(
+async def create_transfer(
     body: TransferCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Debit ``from`` and credit ``to`` by ``amount``."""
-    tx = ledger.transfer(
+    tx = await run_in_threadpool(
+        ledger.transfer,
         body.from_,
         body.to,
         body.amount,
@@ -75,7 +78,7 @@ def create_transfer(
 
 
 @router.post("/v1/transactions/batch", response_model=BatchOut, responses=WRITE_PROBLEMS)
-def create_batch(
+async def create_batch(
     body: BatchCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Up to 1,000 transactions in one database transaction, a result each, in order.
@@ -95,7 +98,9 @@ def create_batch(
         )
         for item in body.transactions
     ]
-    results = ledger.batch(requests, atomic=body.atomic, idempotency_key=key)
+    results = await run_in_threadpool(
+        ledger.batch, requests, atomic=body.atomic, idempotency_key=key
+    )
     mark_replay(response, any(r.replayed for r in results))
     return {
         "results": [
@@ -112,7 +117,7 @@ def create_batch(
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
 )
-def post_pending(
+async def post_pending(
     transaction_id: str,
     ledger: WriteLedger,
     response: Response,
@@ -121,7 +126,8 @@ def post_pending(
 ) -> dict[str, Any]:
     """Post a pending transaction in full, or ``amount`` of it (the rest is released)."""
     amount = body.amount if body is not None else None
-    return _tx(ledger.post_pending(transaction_id, amount, idempotency_key=key), response)
+    tx = await run_in_threadpool(ledger.post_pending, transaction_id, amount, idempotency_key=key)
+    return _tx(tx, response)
 
 
 @router.post(
@@ -129,11 +135,12 @@ def post_pending(
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
 )
-def void_pending(
+async def void_pending(
     transaction_id: str, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Release a pending transaction."""
-    return _tx(ledger.void_pending(transaction_id, idempotency_key=key), response)
+    tx = await run_in_threadpool(ledger.void_pending, transaction_id, idempotency_key=key)
+    return _tx(tx, response)
 
 
 @router.post(
@@ -142,7 +149,7 @@ def void_pending(
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
 )
-def reverse(
+async def reverse(
     transaction_id: str,
     ledger: WriteLedger,
     response: Response,
@@ -151,19 +158,21 @@ def reverse(
 ) -> dict[str, Any]:
     """A new posted transaction with every line's side swapped, linked by ``reverses``."""
     description = body.description if body is not None else None
-    tx = ledger.reverse(transaction_id, description=description, idempotency_key=key)
+    tx = await run_in_threadpool(
+        ledger.reverse, transaction_id, description=description, idempotency_key=key
+    )
     return _tx(tx, response)
 
 
 @router.get(
     "/v1/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404)
 )
-def get_transaction(transaction_id: str, ledger: ReadLedger) -> dict[str, Any]:
-    return ledger.get_transaction(transaction_id).to_dict()
+async def get_transaction(transaction_id: str, ledger: ReadLedger) -> dict[str, Any]:
+    return (await run_in_threadpool(ledger.get_transaction, transaction_id)).to_dict()
 
 
 @router.get("/v1/transactions", response_model=TransactionPage, responses=problems())
-def list_transactions(
+async def list_transactions(
     ledger: ReadLedger,
     account: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
@@ -173,7 +182,13 @@ def list_transactions(
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
     """Transactions in sequence order, filtered by an account they touch, kind, or time."""
-    page = ledger.list_transactions(
-        account=account, kind=kind, start=start, end=end, limit=limit, cursor=cursor
+    page = await run_in_threadpool(
+        ledger.list_transactions,
+        account=account,
+        kind=kind,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
     )
     return {"data": [tx.to_dict() for tx in page.data], "next_cursor": page.next_cursor}
