@@ -3,10 +3,11 @@
 The server runs as a subprocess on a port of its own and the scenario's fresh
 database (``--workers 2`` on PostgreSQL, one process on SQLite). Its tenant,
 key and funded accounts are made through the library before it starts. Then
-``clients`` threads, each with its own ``httpx.Client``, send single transfers
-for one budget (a duration or a count), then batches of 100 for another, each
-request with an ``Idempotency-Key``; the latency of every request is kept. The
-server stays up across both, so a 5-minute memory run is ``--duration 150``.
+``clients`` kept-alive connections, driven by one event loop (see the load
+generator below), send single transfers for one budget (a duration or a count),
+then batches of 100 for another, each request with an ``Idempotency-Key``; the
+latency of every request is kept. The server stays up across both, so a 5-minute
+memory run is ``--duration 150``.
 
 Meanwhile a sampler reads the resident memory (``VmRSS``) of the server's
 whole process tree twice a second; at the end ``VmHWM`` (the peak) of each
@@ -16,6 +17,8 @@ memory at its end, which is what "memory stays flat" means.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -23,17 +26,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httptools
 import httpx
 
 from strongroom.access.service import Access
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import Measurement, Op, drive
+from strongroom.bench.measure import MAX_ERRORS_KEPT, Budget, Measurement
 from strongroom.bench.scenarios import RunSettings, Stage
 from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
 from strongroom.engine.ledger import Ledger
@@ -64,12 +68,15 @@ def measure_http(
             stage(f"{label}, {settings.clients} clients")
             sampler.mark(name)
             cpu = _tree_cpu_seconds(server.pid)
-            measured = drive(
+            host = httpx.URL(server.base_url).netloc.decode()
+            kind = _batches if batch else _transfers
+            measured = _drive(
                 f"strongroom http {name}",
+                server.base_url,
                 settings.clients,
                 settings.budget,
-                lambda w: _client(server.base_url, secret, settings.accounts, w, batch=batch),
-                units_per_call=HTTP_BATCH if batch else 1,
+                lambda w: kind(host, secret, settings.accounts, w),
+                HTTP_BATCH if batch else 1,
             )
             measured.extra["server_cpu_seconds"] = round(_tree_cpu_seconds(server.pid) - cpu, 2)
             return measured
@@ -104,45 +111,153 @@ def _prepare(db: Database, accounts: int) -> tuple[str, str]:
     return tenant.id, secret
 
 
-@contextmanager
-def _client(base_url: str, secret: str, accounts: int, worker: int, *, batch: bool) -> Iterator[Op]:
-    headers = {"Authorization": f"Bearer {secret}"}
+# -- the load generator ---------------------------------------------------------------------
+#
+# One event loop in a thread of its own drives every client: each is a kept-alive
+# connection that writes a prepared HTTP/1.1 request and reads the answer with
+# httptools' parser. A thread per client with httpx cost the benchmark process
+# more CPU per request than the server spent, on the same two cores, and each
+# answer then waited for the client's own GIL before its latency was taken.
+
+Request = Callable[[int], bytes]
+"""The bytes of call ``i`` of one client."""
+Check = Callable[[int, bytes], None]
+"""Raises HttpFailure unless ``(status, body)`` is the expected answer."""
+
+
+def _request(host: str, secret: str, path: str, body: Any, key: str) -> bytes:
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        f"Idempotency-Key: {key}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+def _transfers(host: str, secret: str, accounts: int, worker: int) -> tuple[Request, Check]:
     pick = pairs("uniform", accounts, worker)
-    with httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
-        client.get("/healthz").raise_for_status()  # opens the kept-alive connection
 
-        def transfer(i: int) -> None:
-            source, destination = pick(i)
-            body = {"from": source, "to": destination, "amount": 1, "currency": CURRENCY}
-            response = client.post(
-                "/v1/transfers", json=body, headers={"Idempotency-Key": f"t{worker}.{i}"}
-            )
-            if response.status_code != 201:
-                raise HttpFailure(f"POST /v1/transfers: {response.status_code} {response.text}")
+    def request(i: int) -> bytes:
+        source, destination = pick(i)
+        body = {"from": source, "to": destination, "amount": 1, "currency": CURRENCY}
+        return _request(host, secret, "/v1/transfers", body, f"t{worker}.{i}")
 
-        def many(i: int) -> None:
-            items = []
-            for k in range(HTTP_BATCH):
-                source, destination = pick(i * HTTP_BATCH + k)
-                lines = [
-                    {"account": source, "side": "debit", "amount": 1},
-                    {"account": destination, "side": "credit", "amount": 1},
-                ]
-                items.append({"lines": lines, "currency": CURRENCY})
-            response = client.post(
-                "/v1/transactions/batch",
-                json={"transactions": items},
-                headers={"Idempotency-Key": f"b{worker}.{i}"},
-            )
-            statuses = (
-                {r["status"] for r in response.json()["results"]} if response.is_success else {}
-            )
-            if response.status_code != 200 or statuses != {201}:
-                raise HttpFailure(
-                    f"POST /v1/transactions/batch: {response.status_code} {response.text[:300]}"
-                )
+    def check(status: int, body: bytes) -> None:
+        if status != 201:
+            raise HttpFailure(f"POST /v1/transfers: {status} {body[:300]!r}")
 
-        yield many if batch else transfer
+    return request, check
+
+
+def _batches(host: str, secret: str, accounts: int, worker: int) -> tuple[Request, Check]:
+    pick = pairs("uniform", accounts, worker)
+
+    def request(i: int) -> bytes:
+        items = []
+        for k in range(HTTP_BATCH):
+            source, destination = pick(i * HTTP_BATCH + k)
+            lines = [
+                {"account": source, "side": "debit", "amount": 1},
+                {"account": destination, "side": "credit", "amount": 1},
+            ]
+            items.append({"lines": lines, "currency": CURRENCY})
+        body = {"transactions": items}
+        return _request(host, secret, "/v1/transactions/batch", body, f"b{worker}.{i}")
+
+    def check(status: int, body: bytes) -> None:
+        statuses = {r["status"] for r in json.loads(body)["results"]} if status == 200 else {}
+        if status != 200 or statuses != {201}:
+            raise HttpFailure(f"POST /v1/transactions/batch: {status} {body[:300]!r}")
+
+    return request, check
+
+
+class _Answer:
+    """httptools' callbacks for one response."""
+
+    __slots__ = ("chunks", "complete")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.complete = False
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    answer = _Answer()
+    parser = httptools.HttpResponseParser(answer)
+    writer.write(request)
+    while not answer.complete:
+        data = await reader.read(65536)
+        if not data:
+            raise HttpFailure("the server closed the connection")
+        parser.feed_data(data)
+    return parser.get_status_code(), b"".join(answer.chunks)
+
+
+def _drive(
+    label: str,
+    base_url: str,
+    clients: int,
+    budget: Budget,
+    make: Callable[[int], tuple[Request, Check]],
+    units_per_call: int,
+) -> Measurement:
+    """``clients`` connections, each sending its calls one after another (see above)."""
+    url = httpx.URL(base_url)
+    host, port = url.host, url.port or 80
+    result = Measurement(label, clients, units_per_call)
+    per_client: list[list[float]] = [[] for _ in range(clients)]
+
+    async def client(number: int, began: asyncio.Event, stop: asyncio.Event) -> None:
+        request, check = make(number)
+        limit = budget.calls(clients, number, units_per_call)
+        latencies = per_client[number]
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            await began.wait()
+            clock = time.perf_counter
+            deadline = None if budget.seconds is None else clock() + budget.seconds
+            for i in range(limit):
+                start = clock()
+                if stop.is_set() or (deadline is not None and start >= deadline):
+                    return
+                status, body = await _exchange(reader, writer, request(i))
+                latencies.append(clock() - start)
+                check(status, body)
+        except Exception as exc:  # reported with the measurement, never swallowed
+            stop.set()
+            if len(result.errors) < MAX_ERRORS_KEPT:
+                result.errors.append(f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            writer.close()
+
+    async def run() -> None:
+        began, stop = asyncio.Event(), asyncio.Event()
+        tasks = [asyncio.create_task(client(n, began, stop)) for n in range(clients)]
+        await asyncio.sleep(0.2)  # let every connection open before the clock starts
+        start, cpu = time.perf_counter(), time.thread_time()
+        began.set()
+        await asyncio.gather(*tasks)
+        result.seconds = time.perf_counter() - start
+        result.cpu_seconds = time.thread_time() - cpu
+
+    # A thread of its own: the caller may already run an event loop.
+    thread = threading.Thread(target=asyncio.run, args=(run(),), name="bench-http")
+    thread.start()
+    thread.join()
+    for latencies in per_client:
+        result.latencies.extend(latencies)
+    result.calls = len(result.latencies)
+    return result
 
 
 # -- the server process --------------------------------------------------------------------
