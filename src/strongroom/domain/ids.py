@@ -10,12 +10,12 @@ import os
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+"""Two characters for each 10 bits: half the steps of one character at a time."""
+_SHIFTS = range(120, -1, -10)
 
 
 def new_id(prefix: str) -> str:
+    """``prefix_`` and 26 characters: the 128 bits, most significant first (2 zero bits lead)."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    return f"{prefix}_{''.join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])}"

@@ -721,7 +721,7 @@ class UnitOfWork:
         balances = {}
         for account_id, new in sums.items():
             account = self._accounts[account_id]
-            updated = replace(account, sums=new, version=account.version + 1, updated_at=now)
+            updated = account.moved(new, now)
             self._store_account(updated)
             balances[account_id] = updated.balance
         return balances

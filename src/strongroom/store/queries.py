@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 
@@ -42,8 +43,13 @@ from strongroom.store.schema import (
 
 
 def dumps(value: Any) -> str:
-    """Deterministic JSON for stored documents."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON for stored documents: sorted keys, no spaces, UTF-8 as is.
+
+    orjson writes exactly what ``json.dumps(value, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` writes for the values stored
+    here (tests/store/test_json.py), several times faster.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(slots=True)
