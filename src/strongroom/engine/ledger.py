@@ -186,7 +186,7 @@ class Ledger:
         with write_connection(self.engine) as conn, conn.begin():
             uow = UnitOfWork(conn, tenant, self.clock)
             yield uow
-            uow.flush()
+            uow.flush(commit=True)
 
     def transact(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in a unit of work and commit, retrying transient failures.

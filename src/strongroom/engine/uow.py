@@ -79,7 +79,7 @@ from strongroom.domain.transactions import (
     settle_lines,
 )
 from strongroom.store import queries as q
-from strongroom.store.prepared import pipelined
+from strongroom.store.prepared import pipelined, raw
 
 R = TypeVar("R")
 _ERROR = "__error__"  # marks a stored refusal among stored responses
@@ -740,10 +740,18 @@ class UnitOfWork:
             }
         )
 
-    def flush(self) -> None:
-        """Write everything buffered (one round trip on PostgreSQL); the caller commits."""
-        with pipelined(self.connection):
+    def flush(self, *, commit: bool = False) -> None:
+        """Write everything buffered (one round trip on PostgreSQL); the caller commits.
+
+        With ``commit`` on PostgreSQL, COMMIT goes out in the same pipeline, which
+        saves the commit's own round trip; the caller's commit then finds nothing
+        left to do. A failure at commit (the deferred balance check, a
+        serialization failure) is raised here, with nothing committed.
+        """
+        with pipelined(self.connection) as postgresql:
             self._write_all(self.connection, self.tenant)
+            if commit and postgresql:
+                raw(self.connection).execute("COMMIT")
         self._new_units.clear()
         self._new_accounts.clear()
         self._entries.clear()

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, DateTime, Insert, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -252,15 +254,21 @@ def fetch_dicts(cursor: Any) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def pipelined(conn: Connection) -> Iterator[bool]:
     """Send the statements of the block without waiting for each answer.
 
     On PostgreSQL this is psycopg's pipeline mode: one network round trip for
     the whole flush instead of one per statement; errors surface when the block
-    ends. SQLite runs in-process and needs nothing.
+    ends. SQLite runs in-process and needs nothing. Yields whether it pipelines.
     """
     if conn.dialect.name != "postgresql":
-        yield
+        yield False
         return
-    with raw(conn).pipeline():
-        yield
+    try:
+        with raw(conn).pipeline():
+            yield True
+    except psycopg.Error as exc:
+        # A statement's error surfaces here as the driver's own exception; wrap it
+        # as SQLAlchemy does everywhere else, so that retries (deadlocks,
+        # serialization failures) and error handling see the usual types.
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=conn.dialect) from exc
