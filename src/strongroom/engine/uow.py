@@ -765,15 +765,30 @@ class UnitOfWork:
     def _write_all(self, conn: Connection, tenant: str) -> None:
         for unit in self._new_units:
             q.insert_unit(conn, tenant, unit, self._clock.now())
-        q.insert_accounts(conn, tenant, list(self._new_accounts.values()))
-        q.insert_journal(conn, self._entries, self._postings)
-        q.insert_transactions(conn, self._new_txs)
-        q.finish_transactions(conn, list(self._finished.values()))
-        q.update_accounts(conn, tenant, [self._accounts[i] for i in sorted(self._changed_accounts)])
-        q.insert_keys(conn, list(self._keys.values()))
-        q.insert_events(conn, self._events)
-        if self._head is not None:
-            q.save_head(conn, tenant, self._head)
+        # A hold created and ended in this unit of work is inserted as it ended.
+        created = {row["id"]: row for row in self._new_txs}
+        finished = []
+        for end in self._finished.values():
+            row = created.get(end["x_id"])
+            if row is None:
+                finished.append(end)
+            else:
+                row["status"] = end["status"]
+                row["pending_amount_posted"] = end["pending_amount_posted"]
+                row["finished_seq"] = end["finished_seq"]
+        q.write_changes(
+            conn,
+            tenant,
+            new_accounts=list(self._new_accounts.values()),
+            entries=self._entries,
+            postings=self._postings,
+            new_transactions=self._new_txs,
+            finished=finished,
+            changed_accounts=[self._accounts[i] for i in sorted(self._changed_accounts)],
+            keys=list(self._keys.values()),
+            events=self._events,
+            head=self._head,
+        )
 
 
 def _present(accounts: Mapping[str, Account | None]) -> dict[str, Account]:

@@ -13,12 +13,11 @@ rows written here and rows written through SQLAlchemy are identical.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import Connection, DateTime, Insert, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -68,7 +67,7 @@ class Prepared:
         self.match = dict(match or {})
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         self._times: frozenset[str] = frozenset()
-        self._multi: dict[tuple[str, ...], str] = {}
+        self._multi: dict[tuple[object, ...], str] = {}
 
     def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
         name = conn.dialect.name
@@ -102,10 +101,7 @@ class Prepared:
     def execute(self, conn: Connection, row: Mapping[str, Any]) -> Any:
         """Run once; returns the raw cursor (fetch from it for a SELECT)."""
         sql, positions = self._sql(conn)
-        sqlite = conn.dialect.name == "sqlite"
-        cursor = raw(conn).cursor()
-        cursor.execute(sql, self._params(positions, row, sqlite))
-        return cursor
+        return run(conn, sql, self._params(positions, row, conn.dialect.name == "sqlite"))
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -113,32 +109,33 @@ class Prepared:
         if len(rows) == 1:
             self.execute(conn, rows[0]).close()
             return
-        if conn.dialect.name == "postgresql":
-            if isinstance(self.statement, Insert):
-                self._insert_many(conn, rows)
-                return
-            if self.match:
-                self._update_many(conn, rows)
-                return
+        if conn.dialect.name == "postgresql" and (isinstance(self.statement, Insert) or self.match):
+            run(conn, *self.bulk(conn, rows)).close()
+            return
         sql, positions = self._sql(conn)
         sqlite = conn.dialect.name == "sqlite"
-        cursor = raw(conn).cursor()
-        cursor.executemany(sql, [self._params(positions, row, sqlite) for row in rows])
-        cursor.close()
+        params = [self._params(positions, row, sqlite) for row in rows]
+        run(conn, sql, params, many=True).close()
 
-    def _insert_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """PostgreSQL: every row in one ``INSERT ... SELECT FROM json_to_recordset(%s)``.
+    def bulk(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
+        """PostgreSQL: one statement that writes every row, and its parameters.
 
         psycopg's ``executemany`` sends one statement per row, even in a
         pipeline, and the server parses, plans and runs each. Here the rows
         travel as one JSON document (encoded in C by orjson) into one fixed
-        statement, prepared after a few uses, whatever the number of rows.
+        statement, prepared after a few uses, whatever the number of rows: an
+        ``INSERT ... SELECT FROM json_to_recordset``, or an ``UPDATE ... FROM``
+        it for a matched UPDATE.
         """
-        columns = list(rows[0].keys())
-        document = _document(rows)
-        cursor = raw(conn).cursor()
-        cursor.execute(self._recordset_sql(conn, columns), (document,))
-        cursor.close()
+        names = list(rows[0].keys())
+        if isinstance(self.statement, Insert):
+            return self._recordset_sql(conn, names), [_document(rows)]
+        if self.match:
+            keys = [list({row[bind]: None for row in rows}) for bind in self.match]
+            single = tuple(len(values) == 1 for values in keys)
+            params = [v[0] if one else v for v, one in zip(keys, single, strict=True)]
+            return self._update_sql(conn, names, single), [_document(rows), *params]
+        raise TypeError("only an INSERT or a matched UPDATE writes many rows at once")
 
     def _recordset_sql(self, conn: Connection, columns: list[str]) -> str:
         key = tuple(columns)
@@ -157,16 +154,16 @@ class Prepared:
             self._multi[key] = sql
         return sql
 
-    def _update_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """PostgreSQL: every row's UPDATE in one ``UPDATE ... FROM json_to_recordset``."""
-        binds = list(rows[0].keys())
-        document = _document(rows)
-        cursor = raw(conn).cursor()
-        cursor.execute(self._update_sql(conn, binds), (document,))
-        cursor.close()
+    def _update_sql(self, conn: Connection, binds: list[str], single: tuple[bool, ...]) -> str:
+        """``UPDATE ... FROM json_to_recordset`` joined on the matched columns.
 
-    def _update_sql(self, conn: Connection, binds: list[str]) -> str:
-        key = ("update", *binds)
+        The planner believes a recordset holds 100 rows, so on a table of a few
+        thousand it would join by scanning the whole table. Each matched column
+        is therefore also compared with the rows' own values (``=`` the one
+        value all rows share, the tenant, or ``= ANY`` the array of them), which
+        the primary key answers: the rows to update are found by key.
+        """
+        key = ("update", *binds, *single)
         sql = self._multi.get(key)
         if sql is None:
             assert self.table is not None
@@ -176,13 +173,43 @@ class Prepared:
                 f"{b} {table.c[column[b]].type.compile(dialect=conn.dialect)}" for b in binds
             )
             sets = ", ".join(f"{b} = r.{b}" for b in binds if b not in self.match)
-            where = " AND ".join(f"t.{c} = r.{b}" for b, c in self.match.items())
+            where = " AND ".join(
+                [f"t.{c} = r.{b}" for b, c in self.match.items()]
+                + [
+                    f"t.{c} = %s" if one else f"t.{c} = ANY(%s)"
+                    for c, one in zip(self.match.values(), single, strict=True)
+                ]
+            )
             sql = (
                 f"UPDATE {table.name} AS t SET {sets} "  # noqa: S608 - schema names
                 f"FROM json_to_recordset(%s::json) AS r({kinds}) WHERE {where}"
             )
             self._multi[key] = sql
         return sql
+
+
+def execute_together(
+    conn: Connection, parts: Sequence[tuple[Prepared, Sequence[Mapping[str, Any]]]]
+) -> None:
+    """Write each part's rows, in order; on PostgreSQL in one statement.
+
+    The parts become the data-modifying ``WITH`` queries of one statement, each
+    reading its rows from one JSON document: PostgreSQL parses, plans and runs
+    one statement where it ran one per part, and the driver's per-statement
+    work is paid once. Every part runs to completion on the statement's one
+    snapshot, so no part may depend on another's effect (two parts never touch
+    the same row). Triggers and constraint checks behave as for separate
+    statements; an error in any part fails the statement as a whole.
+    """
+    parts = [(prepared, rows) for prepared, rows in parts if rows]
+    if conn.dialect.name != "postgresql" or len(parts) <= 1:
+        for prepared, rows in parts:
+            prepared.execute_many(conn, rows)
+        return
+    statements = [prepared.bulk(conn, rows) for prepared, rows in parts]
+    *first, (last, _) = statements
+    withs = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(first))
+    run(conn, f"WITH {withs} {last}", [p for _, params in statements for p in params]).close()
 
 
 def _document(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -210,8 +237,49 @@ def raw(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
+def run(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+    """Execute on a new driver cursor of ``conn`` and return the cursor.
+
+    The driver's errors come out as SQLAlchemy's, as for any statement SQLAlchemy
+    runs itself (:func:`driver_errors`).
+    """
+    cursor = raw(conn).cursor()
+    with driver_errors(conn, sql, params, cursor):
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    return cursor
+
+
+@contextmanager
+def driver_errors(
+    conn: Connection, sql: str | None = None, params: Any = None, cursor: Any = None
+) -> Iterator[None]:
+    """Turn the driver's exceptions raised in the block into SQLAlchemy's.
+
+    So retries (deadlocks, serialization failures, a busy file) and error handling
+    see the usual types; and, as SQLAlchemy does, a connection the server closed
+    is invalidated (the pool drops it) and the error says so, which makes the
+    unit of work retryable on a fresh connection.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        if cursor is not None:
+            with suppress(Exception):
+                cursor.close()
+        lost = conn.dialect.is_disconnect(exc, raw(conn), cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, params, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
+        ) from exc
+
+
 def select_in(
-    conn: Connection, table: str, columns: Iterable[str], where: Mapping[str, Any],
+    conn: Connection, table: str, columns: Sequence[str], where: Mapping[str, Any],
     column: str, values: Sequence[Any], *, lock: bool, order_by: str,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """``SELECT columns FROM table WHERE k = v ... AND column IN (values) ORDER BY``.
@@ -221,7 +289,7 @@ def select_in(
     cursor = select_in_cursor(
         conn, table, columns, where, column, values, lock=lock, order_by=order_by
     )
-    return fetch_dicts(cursor)
+    return fetch_dicts(cursor, columns)
 
 
 def select_in_cursor(
@@ -240,14 +308,12 @@ def select_in_cursor(
     if lock and not sqlite:
         sql += " FOR UPDATE"
     params = [db_value(v, sqlite) for v in where.values()] + list(values)
-    cursor = raw(conn).cursor()
-    cursor.execute(sql, params)
-    return cursor
+    return run(conn, sql, params)
 
 
-def fetch_dicts(cursor: Any) -> list[dict[str, Any]]:
-    """Every row of an executed cursor as a dict, and the cursor closed."""
-    names = [d[0] for d in cursor.description]
+def fetch_dicts(cursor: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """Every row of an executed cursor as a dict of ``names`` (the columns selected,
+    in order: the driver's own description costs more than the rows), cursor closed."""
     found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     cursor.close()
     return found
@@ -264,11 +330,6 @@ def pipelined(conn: Connection) -> Iterator[bool]:
     if conn.dialect.name != "postgresql":
         yield False
         return
-    try:
-        with raw(conn).pipeline():
-            yield True
-    except psycopg.Error as exc:
-        # A statement's error surfaces here as the driver's own exception; wrap it
-        # as SQLAlchemy does everywhere else, so that retries (deadlocks,
-        # serialization failures) and error handling see the usual types.
-        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+    # A statement's error surfaces when the pipeline ends, as the driver's own.
+    with driver_errors(conn), raw(conn).pipeline():
+        yield True

@@ -21,14 +21,7 @@ from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
 from strongroom.domain.chain import GENESIS
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Effect, Line, Posting, Transaction, TxStatus
-from strongroom.store.prepared import (
-    Prepared,
-    fetch_dicts,
-    pipelined,
-    py_time,
-    select_in,
-    select_in_cursor,
-)
+from strongroom.store.prepared import Prepared, execute_together, py_time, run, select_in
 from strongroom.store.schema import (
     accounts,
     idempotency_keys,
@@ -97,7 +90,9 @@ _SAVE_HEAD = Prepared(
         hash=bindparam("hash"),
         event_seq=bindparam("event_seq"),
         updated_at=bindparam("updated_at"),
-    )
+    ),
+    table=ledger_heads,
+    match={"t_id": "tenant_id"},
 )
 
 
@@ -121,33 +116,81 @@ def lock_head_and_load(
 ) -> tuple[Head, dict[str, Account], dict[str, StoredKey]]:
     """Lock the head, then lock and load accounts and look up keys: one round trip.
 
-    On PostgreSQL the three statements go out in one pipeline and run in that
-    order on the server, so the lock order (head first, then accounts by id) is
-    the same as when they are sent one by one.
+    On PostgreSQL this is one statement (:data:`_PREFETCH`); on SQLite, where a
+    statement costs no round trip and the write lock is the whole file, three.
     """
-    with pipelined(conn):
-        head = _LOCK_HEAD.execute(conn, {"tenant_id": tenant})
-        found = None
-        if account_ids:
-            found = select_in_cursor(
-                conn, "accounts", _ACCOUNT_COLUMNS, {"tenant_id": tenant}, "id",
-                sorted(set(account_ids)), lock=True, order_by="id",
-            )  # fmt: skip
-        stored = None
-        if keys:
-            stored = select_in_cursor(
-                conn, "idempotency_keys", ["key", "operation", "request_hash", "response"],
-                {"tenant_id": tenant}, "key", sorted(set(keys)), lock=False, order_by="key",
-            )  # fmt: skip
-        locked = _head_of(head, tenant)
-        accounts_found = {} if found is None else {
-            row["id"]: _raw_account(row) for row in fetch_dicts(found)
-        }  # fmt: skip
-        keys_found = {} if stored is None else {
-            r["key"]: StoredKey(r["operation"], r["request_hash"], r["response"])
-            for r in fetch_dicts(stored)
-        }  # fmt: skip
-    return locked, accounts_found, keys_found
+    if conn.dialect.name == "postgresql":
+        return _prefetch_postgresql(conn, tenant, account_ids, keys)
+    head = lock_head(conn, tenant)
+    found = load_accounts(conn, tenant, account_ids, lock=True)
+    return head, found, load_keys(conn, tenant, keys) if keys else {}
+
+
+_ACCOUNT_COLUMNS = [c.name for c in accounts.columns if c.name != "tenant_id"]
+_KEY_COLUMNS = ["key", "operation", "request_hash", "response"]
+_HEAD_COLUMNS = ["seq", "hash", "event_seq", "updated_at"]
+
+
+def _prefetch_sql() -> str:
+    """The head, the accounts and the keys as one result, a row kind in its first column.
+
+    Lock order as everywhere: the head first, then accounts by id. The accounts'
+    scan is gated on the head (a one-time filter, evaluated before the scan
+    starts), so no account is locked before the head is; the keys are only read.
+    """
+    width = len(_HEAD_COLUMNS) + len(_ACCOUNT_COLUMNS) + len(_KEY_COLUMNS)
+
+    def row(kind: int, offset: int, names: Sequence[str]) -> str:
+        values = ["NULL"] * width
+        values[offset : offset + len(names)] = names
+        return f"SELECT {kind}, {', '.join(values)}"
+
+    heads = len(_HEAD_COLUMNS)
+    keys_at = heads + len(_ACCOUNT_COLUMNS)
+    return (
+        "WITH h AS (SELECT seq, hash, event_seq, updated_at FROM ledger_heads"  # noqa: S608
+        " WHERE tenant_id = %(t)s FOR UPDATE),"
+        f" a AS (SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM accounts"
+        " WHERE tenant_id = %(t)s AND id = ANY(%(ids)s) AND (SELECT seq FROM h) IS NOT NULL"
+        " ORDER BY id FOR UPDATE),"
+        f" k AS (SELECT {', '.join(_KEY_COLUMNS)} FROM idempotency_keys"
+        " WHERE tenant_id = %(t)s AND key = ANY(%(keys)s))"
+        f" {row(0, 0, _HEAD_COLUMNS)} FROM h"
+        f" UNION ALL {row(1, heads, _ACCOUNT_COLUMNS)} FROM a"
+        f" UNION ALL {row(2, keys_at, _KEY_COLUMNS)} FROM k"
+    )
+
+
+_PREFETCH = _prefetch_sql()
+
+
+def _prefetch_postgresql(
+    conn: Connection, tenant: str, account_ids: Sequence[str], keys: Sequence[str]
+) -> tuple[Head, dict[str, Account], dict[str, StoredKey]]:
+    cursor = run(
+        conn, _PREFETCH, {"t": tenant, "ids": sorted(set(account_ids)), "keys": sorted(set(keys))}
+    )
+    rows = cursor.fetchall()
+    cursor.close()
+    head: Head | None = None
+    found: dict[str, Account] = {}
+    stored: dict[str, StoredKey] = {}
+    heads = len(_HEAD_COLUMNS)
+    keys_at = heads + len(_ACCOUNT_COLUMNS)
+    for values in rows:
+        if values[0] == 0:
+            at = py_time(values[4])
+            assert at is not None
+            head = Head(values[1], values[2], values[3], at)
+        elif values[0] == 1:
+            account = _raw_account(dict(zip(_ACCOUNT_COLUMNS, values[1 + heads :], strict=False)))
+            found[account.id] = account
+        else:
+            key, operation, digest, response = values[1 + keys_at :]
+            stored[key] = StoredKey(operation, digest, response)
+    if head is None:
+        raise LookupError(f"tenant {tenant!r} has no ledger")
+    return head, found, stored
 
 
 def read_head(conn: Connection, tenant: str) -> Head | None:
@@ -155,17 +198,14 @@ def read_head(conn: Connection, tenant: str) -> Head | None:
     return None if row is None else Head(row.seq, row.hash, row.event_seq, row.updated_at)
 
 
-def save_head(conn: Connection, tenant: str, head: Head) -> None:
-    _SAVE_HEAD.execute(
-        conn,
-        {
-            "t_id": tenant,
-            "seq": head.seq,
-            "hash": head.hash,
-            "event_seq": head.event_seq,
-            "updated_at": head.at,
-        },
-    ).close()
+def _head_values(tenant: str, head: Head) -> dict[str, Any]:
+    return {
+        "t_id": tenant,
+        "seq": head.seq,
+        "hash": head.hash,
+        "event_seq": head.event_seq,
+        "updated_at": head.at,
+    }
 
 
 def load_units(conn: Connection, tenant: str) -> dict[str, Currency]:
@@ -219,9 +259,6 @@ def _raw_account(row: Mapping[str, Any]) -> Account:
         created_at=created,
         updated_at=updated,
     )
-
-
-_ACCOUNT_COLUMNS = [c.name for c in accounts.columns if c.name != "tenant_id"]
 
 
 def load_accounts(
@@ -284,10 +321,6 @@ def _account_values(tenant: str, account: Account) -> dict[str, Any]:
 _INSERT_ACCOUNT = Prepared(insert(accounts))
 
 
-def insert_accounts(conn: Connection, tenant: str, new: Sequence[Account]) -> None:
-    _INSERT_ACCOUNT.execute_many(conn, [_account_values(tenant, a) for a in new])
-
-
 _ACCOUNT_UPDATE = Prepared(
     update(accounts)
     .where(accounts.c.tenant_id == bindparam("t_id"), accounts.c.id == bindparam("a_id"))
@@ -307,19 +340,14 @@ _ACCOUNT_UPDATE = Prepared(
 )
 
 
-def update_accounts(conn: Connection, tenant: str, changed: Sequence[Account]) -> None:
-    """Write each changed account once: its sums, status, limit, metadata, version."""
-    if not changed:
-        return
-    rows = []
-    for account in changed:
-        values = _account_values(tenant, account)
-        values["t_id"] = values.pop("tenant_id")
-        values["a_id"] = values.pop("id")
-        for key in ("currency", "normal_balance", "created_at"):
-            values.pop(key)
-        rows.append(values)
-    _ACCOUNT_UPDATE.execute_many(conn, rows)
+def _account_update(tenant: str, account: Account) -> dict[str, Any]:
+    """What an UPDATE writes of a changed account: sums, status, limit, metadata, version."""
+    values = _account_values(tenant, account)
+    values["t_id"] = values.pop("tenant_id")
+    values["a_id"] = values.pop("id")
+    for key in ("currency", "normal_balance", "created_at"):
+        values.pop(key)
+    return values
 
 
 def write_sums(conn: Connection, tenant: str, account_id: str, sums: Sums) -> None:
@@ -341,13 +369,6 @@ def write_sums(conn: Connection, tenant: str, account_id: str, sums: Sums) -> No
 
 _INSERT_ENTRY = Prepared(insert(journal))
 _INSERT_POSTING = Prepared(insert(journal_postings))
-
-
-def insert_journal(
-    conn: Connection, entries: Sequence[Mapping[str, Any]], postings: Sequence[Mapping[str, Any]]
-) -> None:
-    _INSERT_ENTRY.execute_many(conn, entries)
-    _INSERT_POSTING.execute_many(conn, postings)
 
 
 def iter_journal(
@@ -589,10 +610,6 @@ def due_holds(conn: Connection, tenant: str, now: datetime, limit: int) -> list[
 _INSERT_TX = Prepared(insert(transactions))
 
 
-def insert_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _INSERT_TX.execute_many(conn, rows)
-
-
 _TX_FINISH = Prepared(
     update(transactions)
     .where(transactions.c.tenant_id == bindparam("t_id"), transactions.c.id == bindparam("x_id"))
@@ -604,11 +621,6 @@ _TX_FINISH = Prepared(
     table=transactions,
     match={"t_id": "tenant_id", "x_id": "id"},
 )
-
-
-def finish_transactions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record how holds ended: status, amount posted and the entry that ended them."""
-    _TX_FINISH.execute_many(conn, rows)
 
 
 # -- idempotency and the outbox ---------------------------------------------------------
@@ -638,18 +650,49 @@ def load_key(conn: Connection, tenant: str, key: str) -> StoredKey | None:
 def load_keys(conn: Connection, tenant: str, keys: Sequence[str]) -> dict[str, StoredKey]:
     """The stored idempotency keys among ``keys``, in one query."""
     rows = select_in(
-        conn, "idempotency_keys", ["key", "operation", "request_hash", "response"],
+        conn, "idempotency_keys", _KEY_COLUMNS,
         {"tenant_id": tenant}, "key", list(keys), lock=False, order_by="key",
     )  # fmt: skip
     return {r["key"]: StoredKey(r["operation"], r["request_hash"], r["response"]) for r in rows}
 
 
-def insert_keys(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _INSERT_KEY.execute_many(conn, rows)
+def write_changes(
+    conn: Connection,
+    tenant: str,
+    *,
+    new_accounts: Sequence[Account],
+    entries: Sequence[Mapping[str, Any]],
+    postings: Sequence[Mapping[str, Any]],
+    new_transactions: Sequence[Mapping[str, Any]],
+    finished: Sequence[Mapping[str, Any]],
+    changed_accounts: Sequence[Account],
+    keys: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    head: Head | None,
+) -> None:
+    """Write what a unit of work changed: one statement on PostgreSQL.
 
-
-def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    _INSERT_EVENT.execute_many(conn, rows)
+    New accounts, journal entries and their postings, new transactions, holds
+    that ended (status, amount posted, the entry that ended them), each changed
+    account once (sums, status, limit, metadata, version), idempotency keys,
+    outbox events and the chain head. No two parts touch the same row: a
+    transaction created and finished in one unit of work is written finished,
+    and a new account is written with its latest state.
+    """
+    execute_together(
+        conn,
+        [
+            (_INSERT_ACCOUNT, [_account_values(tenant, a) for a in new_accounts]),
+            (_INSERT_ENTRY, entries),
+            (_INSERT_POSTING, postings),
+            (_INSERT_TX, new_transactions),
+            (_TX_FINISH, finished),
+            (_ACCOUNT_UPDATE, [_account_update(tenant, a) for a in changed_accounts]),
+            (_INSERT_KEY, keys),
+            (_INSERT_EVENT, events),
+            (_SAVE_HEAD, [] if head is None else [_head_values(tenant, head)]),
+        ],
+    )
 
 
 def list_events(conn: Connection, tenant: str, *, after: int, limit: int) -> list[Row[Any]]:
