@@ -224,6 +224,8 @@ BAD_KEYS = {
     "nul": "key\x001",
     "tab": "key\t1",
     "non-ascii": "clé-1",
+    "delete": "key\x7f1",
+    "unicode-space": "key\u00a01",
 }
 
 
@@ -329,3 +331,12 @@ def test_transaction_total_beyond_2_63_is_refused(ledger: Ledger) -> None:
     with pytest.raises(AmountOverflow):
         ledger.post(lines, currency="USD", pending=True)
     assert ledger.head() == head
+
+
+def test_every_printable_ascii_character_makes_a_good_idempotency_key(books: Ledger) -> None:
+    """From " " to "~": each of the 95 printable ASCII characters is accepted."""
+    key = "".join(chr(c) for c in range(0x20, 0x7F))
+    first = books.transfer("user:1", "shop", 10, "USD", idempotency_key=key)
+    again = books.transfer("user:1", "shop", 10, "USD", idempotency_key=key)
+    assert again.replayed
+    assert again.id == first.id

@@ -150,7 +150,7 @@ def check_idempotency_key(key: Any) -> str:
     if (
         not isinstance(key, str)
         or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY
-        or not all(" " <= ch <= "~" for ch in key)
+        or not (key.isascii() and key.isprintable())  # " " to "~"
     ):
         raise ValidationError(
             f"an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
@@ -534,7 +534,7 @@ class UnitOfWork:
         seq, digest = self._append(
             Entry(
                 tenant=self.tenant,
-                seq=0,
+                seq=self._lock().seq + 1,
                 transaction_id=tx_id,
                 type=entry_type,
                 currency=currency.code,
@@ -611,7 +611,7 @@ class UnitOfWork:
         seq, _ = self._append(
             Entry(
                 tenant=self.tenant,
-                seq=0,
+                seq=self._lock().seq + 1,
                 transaction_id=hold.id,
                 type=how,
                 currency=hold.currency,
@@ -690,9 +690,10 @@ class UnitOfWork:
     # -- appending ---------------------------------------------------------------------
 
     def _append(self, entry: Entry, after: Sequence[Sums]) -> tuple[int, str]:
+        """Link ``entry`` (numbered the head's seq + 1) to the chain and buffer its rows."""
         head = self._lock()
         seq = head.seq + 1
-        entry = replace(entry, seq=seq)
+        assert entry.seq == seq, "an entry is numbered right after the head"
         digest = link(head.hash, entry)
         head.seq, head.hash, head.at = seq, digest, entry.created_at
         self._entries.append(
