@@ -337,10 +337,6 @@ class Ledger:
         request = {"atomic": atomic, "items": [describe(item) for item in parsed]}
 
         def run(uow: UnitOfWork) -> list[BatchResult]:
-            uow.prefetch(
-                (account for item in parsed for account in accounts_of(item)),
-                (getattr(item, "idempotency_key", None) for item in parsed),
-            )
             if not atomic:
                 return [_apply_one(uow, item) for item in parsed]
             results = []
@@ -352,6 +348,12 @@ class Ledger:
             return results
 
         def work(uow: UnitOfWork) -> list[BatchResult]:
+            # The head, every item's accounts and every key (the batch's own too)
+            # in one round trip, before the batch's key is looked at.
+            uow.prefetch(
+                (account for item in parsed for account in accounts_of(item)),
+                [idempotency_key, *(getattr(item, "idempotency_key", None) for item in parsed)],
+            )
             return uow.idempotent(
                 idempotency_key,
                 "batch",
