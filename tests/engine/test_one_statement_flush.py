@@ -96,11 +96,11 @@ def _admin(engine: Engine, *, autocommit: bool = False) -> psycopg.Connection:
 
 @pytest.fixture
 def pg(ledger: Ledger) -> Ledger:
-    if ledger.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
+    """The ledger of a test marked ``postgresql_only`` (generated for PostgreSQL alone)."""
     return ledger
 
 
+@pytest.mark.postgresql_only
 def test_the_prefetch_locks_the_head_before_any_account(pg: Ledger) -> None:
     """While the prefetch waits for an account another transaction holds, it already
     holds the head: the lock order of every writer is head first, then accounts."""
@@ -132,6 +132,7 @@ def test_the_prefetch_locks_the_head_before_any_account(pg: Ledger) -> None:
     assert outcome == [(pg.head()[0], ["cash", "user:1"])]
 
 
+@pytest.mark.postgresql_only
 def test_the_prefetch_reads_the_head_accounts_and_keys(pg: Ledger) -> None:
     _accounts(pg)
     pg.transfer("cash", "user:1", 7, "USD", idempotency_key="k1")
@@ -148,6 +149,7 @@ def test_the_prefetch_reads_the_head_accounts_and_keys(pg: Ledger) -> None:
         q.lock_head_and_load(conn, "no-such-tenant", ["cash"], [])
 
 
+@pytest.mark.postgresql_only
 def test_the_flush_finds_accounts_by_key_on_a_generic_plan(pg: Ledger) -> None:
     """The planner guesses 100 rows for a JSON recordset; without the key comparisons it
     joins a few thousand accounts by scanning all of them. Checked on the generic plan,
@@ -172,6 +174,7 @@ def test_the_flush_finds_accounts_by_key_on_a_generic_plan(pg: Ledger) -> None:
     assert "Seq Scan on accounts" not in plan, plan
 
 
+@pytest.mark.postgresql_only
 def test_a_connection_lost_inside_a_unit_of_work_is_dropped_and_the_unit_retried(
     pg: Ledger,
 ) -> None:

@@ -12,7 +12,7 @@ rows written here and rows written through SQLAlchemy are identical.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -282,21 +282,11 @@ def select_in(
     conn: Connection, table: str, columns: Sequence[str], where: Mapping[str, Any],
     column: str, values: Sequence[Any], *, lock: bool, order_by: str,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """``SELECT columns FROM table WHERE k = v ... AND column IN (values) ORDER BY``.
+    """``SELECT columns FROM table WHERE k = v ... AND column IN (values) ORDER BY``,
+    each row as a dict of ``columns``.
 
     Names come from the schema module, never from input; values are bound.
     """
-    cursor = select_in_cursor(
-        conn, table, columns, where, column, values, lock=lock, order_by=order_by
-    )
-    return fetch_dicts(cursor, columns)
-
-
-def select_in_cursor(
-    conn: Connection, table: str, columns: Iterable[str], where: Mapping[str, Any],
-    column: str, values: Sequence[Any], *, lock: bool, order_by: str,
-) -> Any:  # fmt: skip
-    """``select_in``, sent but not fetched (inside a pipeline, fetch after queuing more)."""
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     clauses = [f"{name} = {mark}" for name in where]
@@ -308,13 +298,9 @@ def select_in_cursor(
     if lock and not sqlite:
         sql += " FOR UPDATE"
     params = [db_value(v, sqlite) for v in where.values()] + list(values)
-    return run(conn, sql, params)
-
-
-def fetch_dicts(cursor: Any, names: Sequence[str]) -> list[dict[str, Any]]:
-    """Every row of an executed cursor as a dict of ``names`` (the columns selected,
-    in order: the driver's own description costs more than the rows), cursor closed."""
-    found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor = run(conn, sql, params)
+    # The columns are known: the driver's own description costs more than the rows.
+    found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     cursor.close()
     return found
 

@@ -106,9 +106,14 @@ def _head_of(cursor: Any, tenant: str) -> Head:
     cursor.close()
     if row is None:
         raise LookupError(f"tenant {tenant!r} has no ledger")
-    at = py_time(row[3])
+    return _head_from(row)
+
+
+def _head_from(values: Sequence[Any]) -> Head:
+    """A head from its columns as read raw: seq, hash, event_seq, updated_at."""
+    at = py_time(values[3])
     assert at is not None
-    return Head(row[0], row[1], row[2], at)
+    return Head(values[0], values[1], values[2], at)
 
 
 def lock_head_and_load(
@@ -148,7 +153,7 @@ def _prefetch_sql() -> str:
     heads = len(_HEAD_COLUMNS)
     keys_at = heads + len(_ACCOUNT_COLUMNS)
     return (
-        "WITH h AS (SELECT seq, hash, event_seq, updated_at FROM ledger_heads"  # noqa: S608
+        f"WITH h AS (SELECT {', '.join(_HEAD_COLUMNS)} FROM ledger_heads"  # noqa: S608
         " WHERE tenant_id = %(t)s FOR UPDATE),"
         f" a AS (SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM accounts"
         " WHERE tenant_id = %(t)s AND id = ANY(%(ids)s) AND (SELECT seq FROM h) IS NOT NULL"
@@ -179,9 +184,7 @@ def _prefetch_postgresql(
     keys_at = heads + len(_ACCOUNT_COLUMNS)
     for values in rows:
         if values[0] == 0:
-            at = py_time(values[4])
-            assert at is not None
-            head = Head(values[1], values[2], values[3], at)
+            head = _head_from(values[1 : 1 + heads])
         elif values[0] == 1:
             account = _raw_account(dict(zip(_ACCOUNT_COLUMNS, values[1 + heads :], strict=False)))
             found[account.id] = account
