@@ -9,15 +9,19 @@ change.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strongroom.domain.accounts import Side
+from strongroom.domain.chain import GENESIS, Entry, canonical, json_bytes, link
+from strongroom.domain.money import MAX_AMOUNT
+from strongroom.domain.transactions import Effect, EntryType, Posting
 from strongroom.store.prepared import _document
-from strongroom.store.queries import dumps
+from strongroom.store.queries import dumps, dumps_bytes
 
 TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
 VALUES = st.recursive(
@@ -52,3 +56,51 @@ def test_bulk_documents_carry_times_as_rfc_3339_and_refuse_naive_ones() -> None:
         _document([{"at": datetime(2026, 1, 1)}])
     assert isinstance(refused.value.__cause__, ValueError)
     assert "naive" in str(refused.value.__cause__)
+
+
+MOMENTS = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+)
+ENTRIES = st.builds(
+    Entry,
+    tenant=TEXT,
+    seq=st.integers(min_value=1, max_value=2**63 - 1),
+    transaction_id=TEXT,
+    type=st.sampled_from(EntryType),
+    currency=TEXT,
+    postings=st.lists(
+        st.builds(
+            Posting,
+            account=TEXT,
+            side=st.sampled_from(Side),
+            amount=st.integers(min_value=1, max_value=MAX_AMOUNT),
+            effect=st.sampled_from(Effect),
+        ),
+        max_size=6,
+    ),
+    description=TEXT,
+    kind=st.none() | TEXT,
+    metadata=st.dictionaries(TEXT, TEXT, max_size=5),
+    reverses=st.none() | TEXT,
+    expires_at=st.none() | MOMENTS,
+    created_at=MOMENTS,
+)
+
+
+@settings(max_examples=500)
+@given(ENTRIES)
+def test_the_engine_hashes_entries_over_the_canonical_bytes(entry: Entry) -> None:
+    """The engine's encoder writes each entry's canonical form exactly as its definition
+    (``json.dumps``) does; ``verify`` hashes with the definition, so any difference
+    would show as a broken chain."""
+    assert canonical(entry, dumps_bytes) == canonical(entry, json_bytes)
+    assert link(GENESIS, entry, dumps_bytes) == link(GENESIS, entry)
+
+
+def test_canonical_times_are_utc_with_microseconds() -> None:
+    moment = datetime(2026, 11, 23, 1, 2, 3, tzinfo=timezone(timedelta(hours=2)))
+    entry = Entry("t", 1, "tx_1", EntryType.POSTED, "USD", [], "", None, {}, None, moment, moment)
+    body = json.loads(canonical(entry))
+    assert body["at"] == body["expires_at"] == "2026-11-22T23:02:03.000000Z"

@@ -694,7 +694,7 @@ class UnitOfWork:
         head = self._lock()
         seq = head.seq + 1
         assert entry.seq == seq, "an entry is numbered right after the head"
-        digest = link(head.hash, entry)
+        digest = link(head.hash, entry, q.dumps_bytes)
         head.seq, head.hash, head.at = seq, digest, entry.created_at
         self._entries.append(
             {

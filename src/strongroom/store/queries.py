@@ -42,7 +42,13 @@ def dumps(value: Any) -> str:
     separators=(",", ":"), ensure_ascii=False)`` writes for the values stored
     here (tests/store/test_json.py), several times faster.
     """
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return dumps_bytes(value).decode()
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes: also the engine's encoder of canonical entries
+    (:data:`strongroom.domain.chain.Encode`), the bytes of ``chain.json_bytes``."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(slots=True)
