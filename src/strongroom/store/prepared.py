@@ -42,7 +42,7 @@ def py_time(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
     return value.astimezone(UTC)  # type: ignore[no-any-return]
@@ -237,9 +237,13 @@ def raw(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
-def run(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+def run(
+    conn: Connection, sql: str, params: Any, *, many: bool = False, prepare: bool | None = None
+) -> Any:
     """Execute on a new driver cursor of ``conn`` and return the cursor.
 
+    ``prepare=False`` (psycopg) sends the statement unnamed, so PostgreSQL plans
+    every execution for its values rather than settling on a cached generic plan.
     The driver's errors come out as SQLAlchemy's, as for any statement SQLAlchemy
     runs itself (:func:`driver_errors`).
     """
@@ -247,8 +251,10 @@ def run(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
     with driver_errors(conn, sql, params, cursor):
         if many:
             cursor.executemany(sql, params)
-        else:
+        elif prepare is None:
             cursor.execute(sql, params)
+        else:
+            cursor.execute(sql, params, prepare=prepare)
     return cursor
 
 
