@@ -164,3 +164,38 @@ def test_hot_account_under_concurrency(ledger: Ledger) -> None:
     assert errors == []
     assert ledger.get_account("fees").balance.posted == 16 * 15
     assert ledger.verify().ok
+
+
+MALFORMED: dict[str, tuple[Callable[[Ledger], Any], str]] = {
+    "same accounts": (lambda lg: lg.transfer("cash", "cash", 5, "USD"), "VALIDATION_ERROR"),
+    "negative": (lambda lg: lg.transfer("cash", "user:1", -5, "USD"), "VALIDATION_ERROR"),
+    "empty key": (
+        lambda lg: lg.transfer("cash", "user:1", 5, "USD", idempotency_key=""),
+        "VALIDATION_ERROR",
+    ),
+    "unbalanced": (
+        lambda lg: lg.post(
+            [
+                {"account": "cash", "side": "debit", "amount": 5},
+                {"account": "user:1", "side": "credit", "amount": 4},
+            ],
+            currency="USD",
+        ),
+        "UNBALANCED_TRANSACTION",
+    ),
+}
+
+
+@pytest.mark.parametrize(("call", "code"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_writes_are_refused_before_they_join_a_group(
+    ledger: Ledger, call: Callable[[Ledger], Any], code: str
+) -> None:
+    """Input is checked in the caller's thread: a malformed transfer or post costs no
+    database transaction and never reaches a group's leader."""
+    ledger.create_account("cash", currency="USD", overdraft_limit=None)
+    ledger.create_account("user:1", currency="USD")
+    before = (ledger._committer.batches, ledger.head())
+    with pytest.raises(StrongroomError) as refused:
+        call(ledger)
+    assert refused.value.code == code
+    assert (ledger._committer.batches, ledger.head()) == before

@@ -175,6 +175,45 @@ def test_the_flush_finds_accounts_by_key_on_a_generic_plan(pg: Ledger) -> None:
 
 
 @pytest.mark.postgresql_only
+def test_the_prefetch_is_planned_for_the_tables_as_they_are(pg: Ledger) -> None:
+    """A prepared statement's generic plan is made from the statistics of its moment
+    and kept while tables grow: made while idempotency_keys was nearly empty, the
+    prefetch's found keys by reading every key of the tenant. The prefetch must
+    never become a prepared statement, and must find keys by key once there are
+    many (planned on a table ANALYZEd empty, as a fresh database is)."""
+    _accounts(pg)
+    with pg.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE idempotency_keys")
+    pg.batch(
+        [
+            {"from": "cash", "to": "user:1", "amount": 1, "currency": "USD",
+             "idempotency_key": f"k{i}"}
+            for i in range(1000)
+        ]
+    )  # fmt: skip
+    with write_connection(pg.engine) as conn:
+        for i in range(20):
+            with conn.begin():
+                _, _, stored = q.lock_head_and_load(
+                    conn, pg.tenant, ["cash", "user:1"], [f"k{i}", f"k{i + 1}", "none"]
+                )
+                assert sorted(stored) == sorted([f"k{i}", f"k{i + 1}"])
+        cursor = raw(conn).cursor()
+        prepared = cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH h AS%%'"
+        ).fetchone()
+        assert prepared == (0,)
+        params = {"t": pg.tenant, "ids": ["cash"], "keys": ["k1", "k2"]}
+        literal = psycopg.ClientCursor(raw(conn)).mogrify(q._PREFETCH, params)
+        with conn.begin():
+            plan = "\n".join(r[0] for r in cursor.execute(f"EXPLAIN {literal}"))
+    keys_scan = plan[plan.index("idempotency_keys") :]
+    assert "Index Cond:" in keys_scan, plan
+    assert "((key)::text = ANY" in keys_scan, plan
+    assert "Filter: ((key)" not in keys_scan, plan
+
+
+@pytest.mark.postgresql_only
 def test_a_connection_lost_inside_a_unit_of_work_is_dropped_and_the_unit_retried(
     pg: Ledger,
 ) -> None:

@@ -8,6 +8,7 @@ change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -20,6 +21,7 @@ from strongroom.domain.accounts import Side
 from strongroom.domain.chain import GENESIS, Entry, canonical, json_bytes, link
 from strongroom.domain.money import MAX_AMOUNT
 from strongroom.domain.transactions import Effect, EntryType, Posting
+from strongroom.engine.uow import request_hash
 from strongroom.store.prepared import _document
 from strongroom.store.queries import dumps, dumps_bytes
 
@@ -104,3 +106,22 @@ def test_canonical_times_are_utc_with_microseconds() -> None:
     entry = Entry("t", 1, "tx_1", EntryType.POSTED, "USD", [], "", None, {}, None, moment, moment)
     body = json.loads(canonical(entry))
     assert body["at"] == body["expires_at"] == "2026-11-22T23:02:03.000000Z"
+
+
+def _stored_digest(operation: str, request: Any) -> str:
+    """How request digests were made, and are stored with every idempotency key."""
+    body = json.dumps([operation, request], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@settings(max_examples=500)
+@given(TEXT, st.dictionaries(TEXT, VALUES, max_size=6))
+def test_request_digests_are_those_stored_with_keys(operation: str, request: Any) -> None:
+    """A replay after an upgrade must still match its stored key: the digest of a
+    request, ASCII or not, is the one json.dumps (escaping non-ASCII) gave."""
+    assert request_hash(operation, request) == _stored_digest(operation, request)
+
+
+def test_request_digests_of_text_beyond_ascii() -> None:
+    request = {"description": "caf\u00e9 \U0001f600", "metadata": {"\u00e9": "\x7f"}}
+    assert request_hash("transfer", request) == _stored_digest("transfer", request)

@@ -47,7 +47,7 @@ from strongroom.engine.requests import (
     as_request,
     describe,
 )
-from strongroom.engine.uow import UnitOfWork
+from strongroom.engine.uow import UnitOfWork, post_call, transfer_call
 from strongroom.engine.verify import VerifyReport, verify
 from strongroom.store import checkpoints as checkpoint_sql
 from strongroom.store import queries as q
@@ -266,21 +266,19 @@ class Ledger:
     def update_account(self, account_id: str, **kwargs: Any) -> Account:
         return self._submit(lambda uow: uow.update_account(account_id, **kwargs))
 
+    # A transfer or post is checked here, in the caller's thread, before it joins a
+    # group commit: the leader of a group then only applies the ledger's rules.
+
     def transfer(
         self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
     ) -> Transaction:
-        return self._submit(
-            lambda uow: uow.transfer(source, destination, amount, currency, **kwargs),
-            source,
-            destination,
-            key=kwargs.get("idempotency_key"),
-        )
+        call = transfer_call(source, destination, amount, currency, **kwargs)
+        return self._submit(lambda uow: uow.apply(call), source, destination, key=call.key)
 
     def post(self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any) -> Transaction:
-        hint = accounts_of(TransactionRequest(lines=lines, currency=""))
-        return self._submit(
-            lambda uow: uow.post(lines, **kwargs), *hint, key=kwargs.get("idempotency_key")
-        )
+        call = post_call(lines, **kwargs)
+        hint = [line.account for line in call.request.lines]
+        return self._submit(lambda uow: uow.apply(call), *hint, key=call.key)
 
     def post_pending(
         self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None
@@ -359,7 +357,7 @@ class Ledger:
                 "batch",
                 request,
                 lambda: run(uow),
-                lambda results: {"results": [r.to_dict() for r in results]},
+                lambda results: {"results": [r.to_dict(uow.tx_body) for r in results]},
                 lambda body: [BatchResult.from_dict(r, replayed=True) for r in body["results"]],
             )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,10 +81,15 @@ class BatchResult:
     def ok(self) -> bool:
         return self.error is None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(
+        self, tx_body: Callable[[Transaction], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The item as a batch response shows it; ``tx_body`` renders its transaction
+        (a unit of work's :meth:`~strongroom.engine.uow.UnitOfWork.tx_body`)."""
         body: dict[str, Any] = {"status": self.status}
         if self.transaction is not None:
-            body["transaction"] = self.transaction.to_dict()
+            tx = self.transaction
+            body["transaction"] = tx.to_dict() if tx_body is None else tx_body(tx)
         if self.error is not None:
             body["error"] = self.error.to_dict()
         return body

@@ -160,8 +160,88 @@ def check_idempotency_key(key: Any) -> str:
 
 
 def request_hash(operation: str, request: Mapping[str, Any]) -> str:
-    body = json.dumps([operation, request], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    """SHA-256 of ``json.dumps([operation, request], sort_keys=True, separators=(",", ":"))``.
+
+    That form escapes non-ASCII characters; stored keys hold its digests. orjson
+    writes the same bytes for requests in ASCII (tests/store/test_json.py), several
+    times faster, so it is used unless the request holds other characters.
+    """
+    body = q.dumps_bytes([operation, request])
+    if not body.isascii():
+        body = json.dumps([operation, request], sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TxCall:
+    """A call for a new transaction, checked before any unit of work: the request,
+    its idempotency key and the key's request digest.
+
+    ``Ledger`` checks calls in the caller's thread, so a group commit's leader
+    spends its time on the ledger's rules, not on checking its followers' input.
+    """
+
+    operation: str
+    request: TxRequest
+    key: str | None
+    digest: str | None
+
+    @classmethod
+    def of(cls, operation: str, request: TxRequest, key: Any) -> TxCall:
+        if key is None:
+            return cls(operation, request, None, None)
+        key = check_idempotency_key(key)
+        return cls(operation, request, key, request_hash(operation, request.to_dict()))
+
+
+def transfer_call(
+    source: Any,
+    destination: Any,
+    amount: Any,
+    currency: Any,
+    *,
+    description: Any = None,
+    metadata: Any = None,
+    kind: Any = None,
+    pending: Any = False,
+    timeout_seconds: Any = None,
+    idempotency_key: Any = None,
+) -> TxCall:
+    """A checked call of :meth:`UnitOfWork.transfer`; raises what that would."""
+    request = tx_request(
+        transfer_lines(source, destination, amount),
+        currency,
+        description=description,
+        metadata=metadata,
+        kind=kind,
+        pending=pending,
+        timeout_seconds=timeout_seconds,
+    )
+    return TxCall.of("transfer", request, idempotency_key)
+
+
+def post_call(
+    lines: Any,
+    *,
+    currency: Any,
+    description: Any = None,
+    metadata: Any = None,
+    kind: Any = None,
+    pending: Any = False,
+    timeout_seconds: Any = None,
+    idempotency_key: Any = None,
+) -> TxCall:
+    """A checked call of :meth:`UnitOfWork.post`; raises what that would."""
+    request = tx_request(
+        lines,
+        currency,
+        description=description,
+        metadata=metadata,
+        kind=kind,
+        pending=pending,
+        timeout_seconds=timeout_seconds,
+    )
+    return TxCall.of("post", request, idempotency_key)
 
 
 class UnitOfWork:
@@ -187,6 +267,7 @@ class UnitOfWork:
         self._events: list[dict[str, Any]] = []
         self._reversed: set[str] = set()
         self._known_keys: dict[str, q.StoredKey | None] = {}  # prefetched lookups
+        self._bodies: dict[str, tuple[Transaction, dict[str, Any]]] = {}
 
     # -- state ---------------------------------------------------------------------
 
@@ -272,10 +353,12 @@ class UnitOfWork:
         self,
         key: str | None,
         operation: str,
-        request: Mapping[str, Any],
+        request: Mapping[str, Any] | None,
         apply: Callable[[], R],
         dump: Callable[[R], dict[str, Any]],
         load: Callable[[dict[str, Any]], R],
+        *,
+        digest: str | None = None,
     ) -> R:
         """Run ``apply`` once per key: a stored result is loaded instead of re-applied.
 
@@ -286,13 +369,18 @@ class UnitOfWork:
         that far and leaves its key unused. The stored refusal is committed only
         by callers that commit after a failed operation (``Ledger``'s writes do);
         inside ``transact`` an exception rolls it back with everything else.
-        Feature modules use this for their own writes.
+        Feature modules use this for their own writes. ``digest``, when given, is
+        ``request_hash(operation, request)`` made beforehand, with ``key`` checked;
+        ``request`` is then not needed.
         """
         self._lock()
         if key is None:
             return apply()
-        key = check_idempotency_key(key)
-        digest = request_hash(operation, request)
+        if digest is None:
+            if request is None:
+                raise TypeError("idempotent() needs the request or its digest")
+            key = check_idempotency_key(key)
+            digest = request_hash(operation, request)
         pending = self._keys.get(key)
         stored: q.StoredKey | None
         if pending is not None:
@@ -332,16 +420,17 @@ class UnitOfWork:
         }
 
     def _tx_idempotent(
-        self, key: str | None, operation: str, request: Mapping[str, Any],
-        apply: Callable[[], Transaction],
+        self, key: str | None, operation: str, request: Mapping[str, Any] | None,
+        apply: Callable[[], Transaction], *, digest: str | None = None,
     ) -> Transaction:  # fmt: skip
         return self.idempotent(
             key,
             operation,
             request,
             apply,
-            lambda tx: tx.to_dict(),
+            self.tx_body,
             lambda body: transaction_from_dict(body, replayed=True),
+            digest=digest,
         )
 
     # -- accounts and units ----------------------------------------------------------
@@ -474,17 +563,17 @@ class UnitOfWork:
         idempotency_key: str | None = None,
     ) -> Transaction:
         """Post a multi-line transaction (or hold it, with ``pending=True``)."""
-        request = tx_request(
-            lines,
-            currency,
-            description=description,
-            metadata=metadata,
-            kind=kind,
-            pending=pending,
-            timeout_seconds=timeout_seconds,
-        )
-        return self._tx_idempotent(
-            idempotency_key, "post", request.to_dict(), lambda: self._new_transaction(request)
+        return self.apply(
+            post_call(
+                lines,
+                currency=currency,
+                description=description,
+                metadata=metadata,
+                kind=kind,
+                pending=pending,
+                timeout_seconds=timeout_seconds,
+                idempotency_key=idempotency_key,
+            )
         )
 
     def transfer(
@@ -502,17 +591,30 @@ class UnitOfWork:
         idempotency_key: str | None = None,
     ) -> Transaction:
         """Move ``amount`` from ``source`` (debited) to ``destination`` (credited)."""
-        request = tx_request(
-            transfer_lines(source, destination, amount),
-            currency,
-            description=description,
-            metadata=metadata,
-            kind=kind,
-            pending=pending,
-            timeout_seconds=timeout_seconds,
+        return self.apply(
+            transfer_call(
+                source,
+                destination,
+                amount,
+                currency,
+                description=description,
+                metadata=metadata,
+                kind=kind,
+                pending=pending,
+                timeout_seconds=timeout_seconds,
+                idempotency_key=idempotency_key,
+            )
         )
+
+    def apply(self, call: TxCall) -> Transaction:
+        """A new transaction from a checked call (see :class:`TxCall`)."""
+        request = call.request
         return self._tx_idempotent(
-            idempotency_key, "transfer", request.to_dict(), lambda: self._new_transaction(request)
+            call.key,
+            call.operation,
+            None,
+            lambda: self._new_transaction(request),
+            digest=call.digest,
         )
 
     def _new_transaction(self, request: TxRequest, reverses: str | None = None) -> Transaction:
@@ -565,8 +667,18 @@ class UnitOfWork:
         )
         self._txs[tx_id] = tx
         self._new_txs.append(_tx_row(self.tenant, tx))
-        self._event(f"transaction.{tx.status.value}", tx.to_dict(), now)
+        self._event(f"transaction.{tx.status.value}", self.tx_body(tx), now)
         return tx
+
+    def tx_body(self, tx: Transaction) -> dict[str, Any]:
+        """``tx.to_dict()``, made once for a transaction this unit of work wrote: its
+        event, its stored response and a batch's response share it (read only)."""
+        made = self._bodies.get(tx.id)
+        if made is not None and made[0] is tx:
+            return made[1]
+        body = tx.to_dict()
+        self._bodies[tx.id] = (tx, body)
+        return body
 
     def post_pending(
         self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None
@@ -641,7 +753,7 @@ class UnitOfWork:
             "pending_amount_posted": posted,
             "finished_seq": seq,
         }
-        self._event(f"transaction.{status.value}", done.to_dict(), now)
+        self._event(f"transaction.{status.value}", self.tx_body(done), now)
         return done
 
     def expire_hold(self, tx_id: str) -> Transaction:
