@@ -519,32 +519,62 @@ def _lines_of(conn: Connection, tenant: str, seqs: Sequence[int]) -> dict[int, l
     return _lines(rows)
 
 
-def _transaction(row: Row[Any], lines: Sequence[Line]) -> Transaction:
+def _transaction(row: Mapping[Any, Any], lines: Sequence[Line]) -> Transaction:
+    created = py_time(row["created_at"])
+    assert created is not None
     return Transaction(
-        id=row.id,
-        seq=row.seq,
-        status=TxStatus(row.status),
-        currency=row.currency,
+        id=row["id"],
+        seq=row["seq"],
+        status=TxStatus(row["status"]),
+        currency=row["currency"],
         lines=tuple(lines),
-        description=row.description,
-        metadata=json.loads(row.metadata),
-        kind=row.kind,
-        hash=row.hash,
-        created_at=row.created_at,
-        pending_amount_posted=row.pending_amount_posted,
-        reverses=row.reverses,
-        expires_at=row.expires_at,
+        description=row["description"],
+        metadata=json.loads(row["metadata"]),
+        kind=row["kind"],
+        hash=row["hash"],
+        created_at=created,
+        pending_amount_posted=row["pending_amount_posted"],
+        reverses=row["reverses"],
+        expires_at=py_time(row["expires_at"]),
     )
 
 
 def _with_lines(conn: Connection, tenant: str, rows: Sequence[Row[Any]]) -> list[Transaction]:
     lines = _lines_of(conn, tenant, [r.seq for r in rows])
-    return [_transaction(r, lines.get(r.seq, [])) for r in rows]
+    return [_transaction(r._mapping, lines.get(r.seq, [])) for r in rows]
+
+
+_TX_COLUMNS = [c.name for c in transactions.columns if c.name != "tenant_id"]
+
+
+def _transaction_sql(lock: bool) -> str:
+    """A transaction and the lines of its entry, in one statement (PostgreSQL)."""
+    columns = ", ".join(f"t.{name}" for name in _TX_COLUMNS)
+    return (
+        f"SELECT {columns},"  # noqa: S608 (names from the schema, values bound)
+        " (SELECT json_agg(json_build_array(p.account_id, p.side, p.amount) ORDER BY p.idx)"
+        " FROM journal_postings p WHERE p.tenant_id = t.tenant_id AND p.seq = t.seq)::text"
+        " FROM transactions t WHERE t.tenant_id = %s AND t.id = %s"
+        f"{' FOR UPDATE OF t' if lock else ''}"
+    )
+
+
+_TRANSACTION = {lock: _transaction_sql(lock) for lock in (False, True)}
 
 
 def load_transaction(
     conn: Connection, tenant: str, tx_id: str, *, lock: bool
 ) -> Transaction | None:
+    if conn.dialect.name == "postgresql":
+        # One round trip, and none of the query building that SQLAlchemy does per
+        # call (about a millisecond of CPU for the two statements below).
+        cursor = run(conn, _TRANSACTION[lock], (tenant, tx_id))
+        found = cursor.fetchone()
+        cursor.close()
+        if found is None:
+            return None
+        lines = [Line(*line) for line in orjson.loads(found[-1] or "[]")]
+        return _transaction(dict(zip(_TX_COLUMNS, found, strict=False)), lines)
     query = select(transactions).where(
         transactions.c.tenant_id == tenant, transactions.c.id == tx_id
     )
