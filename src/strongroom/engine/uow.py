@@ -194,54 +194,24 @@ class TxCall:
         return cls(operation, request, key, request_hash(operation, request.to_dict()))
 
 
+def tx_call(
+    operation: str, lines: Any, currency: Any, *, idempotency_key: Any = None, **options: Any
+) -> TxCall:
+    """A checked call for a new transaction (``options`` as :func:`tx_request` takes
+    them); raises what the unit of work's operation would."""
+    return TxCall.of(operation, tx_request(lines, currency, **options), idempotency_key)
+
+
 def transfer_call(
-    source: Any,
-    destination: Any,
-    amount: Any,
-    currency: Any,
-    *,
-    description: Any = None,
-    metadata: Any = None,
-    kind: Any = None,
-    pending: Any = False,
-    timeout_seconds: Any = None,
-    idempotency_key: Any = None,
+    source: Any, destination: Any, amount: Any, currency: Any, **options: Any
 ) -> TxCall:
-    """A checked call of :meth:`UnitOfWork.transfer`; raises what that would."""
-    request = tx_request(
-        transfer_lines(source, destination, amount),
-        currency,
-        description=description,
-        metadata=metadata,
-        kind=kind,
-        pending=pending,
-        timeout_seconds=timeout_seconds,
-    )
-    return TxCall.of("transfer", request, idempotency_key)
+    """A checked call of :meth:`UnitOfWork.transfer` (the same keyword options)."""
+    return tx_call("transfer", transfer_lines(source, destination, amount), currency, **options)
 
 
-def post_call(
-    lines: Any,
-    *,
-    currency: Any,
-    description: Any = None,
-    metadata: Any = None,
-    kind: Any = None,
-    pending: Any = False,
-    timeout_seconds: Any = None,
-    idempotency_key: Any = None,
-) -> TxCall:
-    """A checked call of :meth:`UnitOfWork.post`; raises what that would."""
-    request = tx_request(
-        lines,
-        currency,
-        description=description,
-        metadata=metadata,
-        kind=kind,
-        pending=pending,
-        timeout_seconds=timeout_seconds,
-    )
-    return TxCall.of("post", request, idempotency_key)
+def post_call(lines: Any, *, currency: Any, **options: Any) -> TxCall:
+    """A checked call of :meth:`UnitOfWork.post` (the same keyword options)."""
+    return tx_call("post", lines, currency, **options)
 
 
 class UnitOfWork:
