@@ -183,7 +183,7 @@ def _prefetch_postgresql(
     if head_json is None:
         raise LookupError(f"tenant {tenant!r} has no ledger")
     head = orjson.loads(head_json)
-    found = {row["id"]: _raw_account(row) for row in (orjson.loads(accounts_json or "[]"))}
+    found = {row["id"]: _raw_account(row) for row in orjson.loads(accounts_json or "[]")}
     stored = {
         row["key"]: StoredKey(row["operation"], row["request_hash"], row["response"])
         for row in orjson.loads(keys_json or "[]")
