@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if task is not None and worker is not None:
                 await task
                 await worker.aclose()
-            engine.dispose()
+            await asyncio.to_thread(app.state.ledger.close)  # its batches in flight first
 
     app = FastAPI(
         title="Strongroom",

@@ -1,13 +1,17 @@
 """Group commit: concurrent writes of a tenant share one database transaction.
 
-Every write of a ledger operation goes through :meth:`GroupCommitter.submit`.
-The first caller of a tenant to find no batch in flight becomes the *leader*:
-it runs its own request at once, alone (a lone request waits for nobody).
-Callers arriving while a batch is in flight queue up; when the leader's batch
-has committed it hands leadership to the oldest queued caller, which takes
-every queued request (up to ``max_batch``) and runs them together in one unit
-of work: the chain head and each account are locked once, each running sum
-written once, and the journal, postings, keys and events inserted in bulk.
+Every write of a ledger operation goes through :meth:`GroupCommitter.submit`
+(a caller's thread waits for it) or :meth:`GroupCommitter.start` (an event loop
+awaits its future; the server's write routes). The first request of a tenant to
+find no batch in flight becomes the *leader*: it runs at once, alone (a lone
+request waits for nobody) — in the caller's thread for ``submit``, in one of the
+committer's own threads for ``start``. Requests arriving while a batch is in
+flight queue up; when the batch has committed, leadership passes to the oldest
+queued request, whose thread (or, for a future, a committer thread) takes every
+queued request (up to ``max_batch``) and runs them together in one unit of work:
+the chain head and each account are locked once, each running sum written
+once, and the journal, postings, keys and events inserted in bulk. A request
+awaited through ``start`` parks no thread while it waits.
 
 Each request keeps its own result. Operations of the unit of work check
 everything before they change anything, so a request that fails leaves the
@@ -15,6 +19,8 @@ shared state untouched and its neighbours commit. Nobody's result is released
 before the batch's commit returned: durability is exactly that of a lone write.
 If the database fails the whole batch in a way that cannot be retried, each of
 its requests is run again alone, so one poisoned request cannot fail the others.
+A future cancelled before its batch began is dropped unapplied; once its batch
+began, it runs to the end and keeps its outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -30,12 +37,17 @@ from strongroom.engine.uow import UnitOfWork
 
 T = TypeVar("T")
 DEFAULT_MAX_BATCH = 512
+DEFAULT_LEADER_THREADS = 8
+"""Committer threads that lead batches of awaited requests (tenants in parallel)."""
 
 
 @dataclass(eq=False)
 class _Request(Generic[T]):
     work: Callable[[UnitOfWork], T]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None
+    """Set when a waiting thread may look again: its outcome is in, or it leads."""
+    future: Future[T] | None = None
+    """Settled with the outcome, for a request awaited through ``start``."""
     lead: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -62,11 +74,14 @@ class GroupCommitter:
         run_batch: Callable[[str, list[Callable[[UnitOfWork], Any]]], list[Any]],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
+        leader_threads: int = DEFAULT_LEADER_THREADS,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch = max_batch
+        self.leader_threads = leader_threads
         self._lanes: dict[str, _Lane] = {}
         self._lanes_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self.batches = 0
         """Batches run so far (with ``requests``, the mean batch size; for benchmarks)."""
         self.requests = 0
@@ -81,23 +96,62 @@ class GroupCommitter:
     def submit(self, tenant: str, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in some committed unit of work of ``tenant``; return its result."""
         lane = self._lane(tenant)
-        request: _Request[T] = _Request(work)
-        with lane.lock:
-            if lane.busy:
-                lane.queue.append(request)
-                lead = False
-            else:
-                lane.busy = True
-                lead = True
-        if lead:
-            self._lead(tenant, lane, [request])
+        request: _Request[T] = _Request(work, done=threading.Event())
+        if self._enqueue(lane, request):
+            self._lead(tenant, lane, request)
         else:
+            assert request.done is not None
             request.done.wait()
             if request.lead:  # handed leadership: run everything queued so far
-                self._lead(tenant, lane, self._take(lane, request))
+                self._lead(tenant, lane, request)
         if request.error is not None:
             raise request.error
         return request.result  # type: ignore[no-any-return]
+
+    def start(self, tenant: str, work: Callable[[UnitOfWork], T]) -> Future[T]:
+        """Like :meth:`submit`, without waiting: the future of ``work``'s outcome.
+
+        A committer thread, never the caller's, runs the batch.
+        """
+        lane = self._lane(tenant)
+        future: Future[T] = Future()
+        request: _Request[T] = _Request(work, future=future)
+        if self._enqueue(lane, request) and not self._spawn(tenant, lane, request):
+            self._lead(tenant, lane, request)  # no thread could be started: run it here
+        return future
+
+    def close(self) -> None:
+        """Let the committer threads finish the batches they run, then stop them."""
+        with self._lanes_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _spawn(self, tenant: str, lane: _Lane, leader: _Request[Any]) -> bool:
+        """Have a committer thread lead from ``leader`` on; ``False`` if none could start."""
+        for _ in range(2):  # a pool closed meanwhile refuses: the second try makes a new one
+            with self._lanes_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        self.leader_threads, thread_name_prefix="strongroom-commit"
+                    )
+                pool = self._pool
+            try:
+                pool.submit(self._lead, tenant, lane, leader)
+            except RuntimeError:
+                continue
+            return True
+        return False
+
+    @staticmethod
+    def _enqueue(lane: _Lane, request: _Request[Any]) -> bool:
+        """Queue ``request`` behind a batch in flight; ``True`` if it leads at once."""
+        with lane.lock:
+            if lane.busy:
+                lane.queue.append(request)
+                return False
+            lane.busy = True
+            return True
 
     def _take(self, lane: _Lane, leader: _Request[Any]) -> list[_Request[Any]]:
         batch = [leader]
@@ -106,20 +160,44 @@ class GroupCommitter:
                 batch.append(lane.queue.popleft())
         return batch
 
-    def _lead(self, tenant: str, lane: _Lane, batch: list[_Request[Any]]) -> None:
+    def _lead(self, tenant: str, lane: _Lane, leader: _Request[Any]) -> None:
+        """Lead batches from ``leader`` on, in this thread, while leadership stays here."""
+        own = leader if leader.future is None else None  # a caller's: it reads its own outcome
+        next_leader: _Request[Any] | None = leader
+        while next_leader is not None:
+            next_leader = self._lead_one(tenant, lane, next_leader, own)
+
+    def _lead_one(
+        self, tenant: str, lane: _Lane, leader: _Request[Any], own: _Request[Any] | None
+    ) -> _Request[Any] | None:
+        """Run ``leader``'s batch and pass leadership on: the next request this thread
+        leads, if it keeps leading.
+
+        A waiting thread leads its own batch. An awaited request's batch is led by
+        the committer thread that ran this one, or by a new one when this thread is
+        a caller's, which returns to its caller.
+        """
+        batch: list[_Request[Any]] = []
+        next_leader = None
         try:
-            self._execute(tenant, batch)
+            batch = [r for r in self._take(lane, leader) if _begins(r)]
+            if batch:
+                self._execute(tenant, batch)
         finally:
             for request in batch:
-                if request is not batch[0]:
-                    request.done.set()
+                if request is not own:
+                    _settle(request)
             with lane.lock:
-                if lane.queue:
-                    successor = lane.queue.popleft()
-                    successor.lead = True
-                    successor.done.set()
-                else:
+                successor = lane.queue.popleft() if lane.queue else None
+                if successor is None:
                     lane.busy = False
+            if successor is not None:
+                successor.lead = True
+                if successor.done is not None:
+                    successor.done.set()
+                elif own is None or not self._spawn(tenant, lane, successor):
+                    next_leader = successor
+        return next_leader
 
     def _execute(self, tenant: str, batch: list[_Request[Any]]) -> None:
         self.batches += 1
@@ -139,3 +217,18 @@ class GroupCommitter:
                 request.error = outcome
             else:
                 request.result = outcome
+
+
+def _begins(request: _Request[Any]) -> bool:
+    """Whether ``request`` joins its batch: not an awaited request cancelled before."""
+    return request.future is None or request.future.set_running_or_notify_cancel()
+
+
+def _settle(request: _Request[Any]) -> None:
+    if request.future is None:
+        assert request.done is not None
+        request.done.set()
+    elif request.error is not None:
+        request.future.set_exception(request.error)
+    else:
+        request.future.set_result(request.result)

@@ -8,6 +8,7 @@ only after its transaction committed. Reads run on short read transactions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -162,6 +163,8 @@ class Ledger:
             self._retrying(lambda: self._in_write(create))
 
     def close(self) -> None:
+        """Finish the batches in flight, then close the database connections."""
+        self._committer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -215,6 +218,16 @@ class Ledger:
         if isinstance(outcome, StrongroomError):
             raise outcome
         return outcome  # type: ignore[no-any-return]
+
+    async def _submit_async(
+        self, work: Callable[[UnitOfWork], T], *accounts: Any, key: Any = None
+    ) -> T:
+        """:meth:`_submit` for an event loop: no thread waits while the batch runs."""
+        if accounts:
+            work = _Hinted(work, accounts, key)
+        if self.group_commit:
+            return await asyncio.wrap_future(self._committer.start(self.tenant, work))
+        return await asyncio.to_thread(self._submit, work)
 
     def _run_batch(self, tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
         """Run ``works`` in one unit of work of ``tenant`` and commit (with retries).
@@ -279,6 +292,23 @@ class Ledger:
         call = post_call(lines, **kwargs)
         hint = [line.account for line in call.request.lines]
         return self._submit(lambda uow: uow.apply(call), *hint, key=call.key)
+
+    async def transfer_async(
+        self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
+    ) -> Transaction:
+        """:meth:`transfer` for asyncio: awaits its group commit without holding a thread."""
+        call = transfer_call(source, destination, amount, currency, **kwargs)
+        return await self._submit_async(
+            lambda uow: uow.apply(call), source, destination, key=call.key
+        )
+
+    async def post_async(
+        self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any
+    ) -> Transaction:
+        """:meth:`post` for asyncio: awaits its group commit without holding a thread."""
+        call = post_call(lines, **kwargs)
+        hint = [line.account for line in call.request.lines]
+        return await self._submit_async(lambda uow: uow.apply(call), *hint, key=call.key)
 
     def post_pending(
         self, tx_id: str, amount: int | None = None, *, idempotency_key: str | None = None

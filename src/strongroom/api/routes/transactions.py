@@ -40,8 +40,7 @@ async def create_transaction(
     body: TransactionCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Post (or hold, with ``pending``) a transaction whose debits equal its credits."""
-    tx = await run_in_threadpool(
-        ledger.post,
+    tx = await ledger.post_async(
         [line.model_dump() for line in body.lines],
         currency=body.currency,
         description=body.description,
@@ -61,8 +60,7 @@ async def create_transfer(
     body: TransferCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """Debit ``from`` and credit ``to`` by ``amount``."""
-    tx = await run_in_threadpool(
-        ledger.transfer,
+    tx = await ledger.transfer_async(
         body.from_,
         body.to,
         body.amount,
