@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(
         3600.0, ge=0, description="How often the worker signs a checkpoint; 0: never"
     )
+    tune_gc: bool = Field(
+        False,
+        description="Tune the garbage collector for a server process of its own: freeze "
+        "what startup made and collect young objects less often (`strongroom serve` sets it)",
+    )
     signing_key_path: Path | None = Field(
         None, description="Ed25519 key of checkpoints; unset: the worker signs none"
     )

@@ -194,6 +194,7 @@ def serve(
     if admin_token:
         os.environ["STRONGROOM_ADMIN_TOKEN"] = admin_token
     os.environ["STRONGROOM_WORKER"] = "true" if run_worker else "false"
+    os.environ["STRONGROOM_TUNE_GC"] = "true"  # each worker is a process of its own
     base = f"http://{host}:{port}"
     console.print(f"Strongroom {__version__} listening on [bold]{base}[/bold] (docs: {base}/docs)")
     if first is not None:
