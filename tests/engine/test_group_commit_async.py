@@ -46,12 +46,18 @@ def _wait_queued(committer: GroupCommitter, count: int) -> None:
         time.sleep(0.001)
 
 
-def test_a_started_request_runs_in_a_committer_thread() -> None:
-    """``start`` returns at once; a committer thread runs the batch and settles the future."""
+def _held_open(first: Callable[[Any], Any]) -> tuple[Recorder, GroupCommitter, Future[Any]]:
+    """A committer running its first batch, ``first`` alone, held open by the recorder."""
     recorder = Recorder()
     committer = GroupCommitter(recorder)
-    future = committer.start("t", lambda _: 7)
+    future = committer.start("t", first)
     assert recorder.entered.wait(10)
+    return recorder, committer, future
+
+
+def test_a_started_request_runs_in_a_committer_thread() -> None:
+    """``start`` returns at once; a committer thread runs the batch and settles the future."""
+    recorder, committer, future = _held_open(lambda _: 7)
     assert not future.done()  # the batch is held open: the caller was not blocked
     recorder.gate.set()
     assert future.result(10) == 7
@@ -63,10 +69,7 @@ def test_a_started_request_runs_in_a_committer_thread() -> None:
 def test_started_and_submitted_requests_share_batches() -> None:
     """Futures and waiting threads queued behind a batch run together in the next one,
     and leadership passes between them either way."""
-    recorder = Recorder()
-    committer = GroupCommitter(recorder)
-    first = committer.start("t", lambda _: 0)
-    assert recorder.entered.wait(10)
+    recorder, committer, first = _held_open(lambda _: 0)
     futures = [committer.start("t", lambda _, i=i: i) for i in range(1, 4)]
     results: dict[int, Any] = {}
 
@@ -107,10 +110,7 @@ def test_started_and_submitted_requests_share_batches() -> None:
 
 def test_errors_stay_with_their_future() -> None:
     """A request's StrongroomError settles its own future; its neighbours succeed."""
-    recorder = Recorder()
-    committer = GroupCommitter(recorder)
-    first = committer.start("t", lambda _: "first")
-    assert recorder.entered.wait(10)
+    recorder, committer, first = _held_open(lambda _: "first")
     failing = committer.start("t", lambda _: InsufficientFunds("no"))
     fine = committer.start("t", lambda _: "fine")
     _wait_queued(committer, 2)
@@ -125,11 +125,8 @@ def test_errors_stay_with_their_future() -> None:
 def test_a_future_cancelled_before_its_batch_is_never_applied() -> None:
     """Cancelled while queued: dropped unapplied. Once its batch began, a future cannot
     be cancelled and keeps its outcome."""
-    recorder = Recorder()
-    committer = GroupCommitter(recorder)
     applied: list[str] = []
-    first = committer.start("t", lambda _: applied.append("first"))
-    assert recorder.entered.wait(10)
+    recorder, committer, first = _held_open(lambda _: applied.append("first"))
     assert not first.cancel()  # its batch is running
     dropped = committer.start("t", lambda _: applied.append("dropped"))
     kept = committer.start("t", lambda _: applied.append("kept"))
@@ -145,10 +142,7 @@ def test_a_future_cancelled_before_its_batch_is_never_applied() -> None:
 
 
 def test_close_lets_the_running_batch_finish() -> None:
-    recorder = Recorder()
-    committer = GroupCommitter(recorder)
-    future = committer.start("t", lambda _: "done")
-    assert recorder.entered.wait(10)
+    recorder, committer, future = _held_open(lambda _: "done")
     closer = threading.Thread(target=committer.close)
     closer.start()
     time.sleep(0.05)
