@@ -141,6 +141,30 @@ def test_a_future_cancelled_before_its_batch_is_never_applied() -> None:
     committer.close()
 
 
+def test_a_tenant_that_never_stops_writing_does_not_starve_another() -> None:
+    """With one committer thread, a lane that never empties still lets another
+    tenant's batch through: each batch of awaited requests takes its turn."""
+    stop = threading.Event()
+    committer: GroupCommitter
+
+    def run_batch(tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        if tenant == "busy" and not stop.is_set():
+            committer.start("busy", lambda _: "more")  # its lane is never empty
+        return [work(None) for work in works]  # type: ignore[arg-type]
+
+    committer = GroupCommitter(run_batch, leader_threads=1)
+    busy = committer.start("busy", lambda _: "first")
+    quiet = committer.start("quiet", lambda _: "served")
+    try:
+        assert quiet.result(10) == "served"
+        assert busy.result(10) == "first"
+    finally:
+        stop.set()
+        while committer._lanes["busy"].busy:  # the last "more" runs, then the lane rests
+            time.sleep(0.001)
+        committer.close()
+
+
 def test_close_lets_the_running_batch_finish() -> None:
     recorder, committer, future = _held_open(lambda _: "done")
     closer = threading.Thread(target=committer.close)

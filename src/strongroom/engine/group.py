@@ -11,7 +11,8 @@ queued request, whose thread (or, for a future, a committer thread) takes every
 queued request (up to ``max_batch``) and runs them together in one unit of work:
 the chain head and each account are locked once, each running sum written
 once, and the journal, postings, keys and events inserted in bulk. A request
-awaited through ``start`` parks no thread while it waits.
+awaited through ``start`` parks no thread while it waits; the committer's
+threads take the batches of awaited requests in turn, across tenants.
 
 Each request keeps its own result. Operations of the unit of work check
 everything before they change anything, so a request that fails leaves the
@@ -161,7 +162,7 @@ class GroupCommitter:
         return batch
 
     def _lead(self, tenant: str, lane: _Lane, leader: _Request[Any]) -> None:
-        """Lead batches from ``leader`` on, in this thread, while leadership stays here."""
+        """Lead ``leader``'s batch, and the next ones while leadership stays here."""
         own = leader if leader.future is None else None  # a caller's: it reads its own outcome
         next_leader: _Request[Any] | None = leader
         while next_leader is not None:
@@ -171,11 +172,13 @@ class GroupCommitter:
         self, tenant: str, lane: _Lane, leader: _Request[Any], own: _Request[Any] | None
     ) -> _Request[Any] | None:
         """Run ``leader``'s batch and pass leadership on: the next request this thread
-        leads, if it keeps leading.
+        leads, if it must.
 
-        A waiting thread leads its own batch. An awaited request's batch is led by
-        the committer thread that ran this one, or by a new one when this thread is
-        a caller's, which returns to its caller.
+        A waiting thread leads its own batch. An awaited request's batch goes to
+        the back of the committer threads' queue, behind other tenants' batches
+        waiting there: a tenant that never stops writing holds no thread for
+        good, and with more busy tenants than threads each still gets its turn.
+        Only when no thread can be had does this one lead it.
         """
         batch: list[_Request[Any]] = []
         next_leader = None
@@ -195,7 +198,7 @@ class GroupCommitter:
                 successor.lead = True
                 if successor.done is not None:
                     successor.done.set()
-                elif own is None or not self._spawn(tenant, lane, successor):
+                elif not self._spawn(tenant, lane, successor):
                     next_leader = successor
         return next_leader
 
