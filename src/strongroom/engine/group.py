@@ -129,7 +129,7 @@ class GroupCommitter:
             pool.shutdown(wait=True)
 
     def _spawn(self, tenant: str, lane: _Lane, leader: _Request[Any]) -> bool:
-        """Have a committer thread lead from ``leader`` on; ``False`` if none could start."""
+        """Have a committer thread lead ``leader``'s batch; ``False`` if none could start."""
         for _ in range(2):  # a pool closed meanwhile refuses: the second try makes a new one
             with self._lanes_lock:
                 if self._pool is None:
