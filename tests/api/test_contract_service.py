@@ -78,6 +78,31 @@ def test_metrics_are_prometheus_text(api: httpx.Client) -> None:
     assert "strongroom_http_requests_total" in response.text
 
 
+def test_metrics_measure_group_commits(api: httpx.Client) -> None:
+    """GET /metrics has the group committer's histograms: requests per database
+    transaction and the time each took, counting the writes just made."""
+    for account in ("@world", "m1"):
+        created = api.post(
+            "/v1/accounts", json={"id": account, "currency": "USD", "overdraft_limit": None}
+        )
+        assert created.status_code == 201, created.text
+    moved = api.post(
+        "/v1/transfers", json={"from": "@world", "to": "m1", "amount": 5, "currency": "USD"}
+    )
+    assert moved.status_code == 201, moved.text
+    text = api.get("/metrics").text
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("strongroom_group_commit_") and "{" not in line
+    }
+    assert samples["strongroom_group_commit_requests_count"] >= 3
+    assert samples["strongroom_group_commit_requests_sum"] >= 3
+    assert samples["strongroom_group_commit_seconds_count"] >= 3
+    assert samples["strongroom_group_commit_seconds_sum"] > 0
+    assert 'strongroom_group_commit_requests_bucket{le="512.0"}' in text
+
+
 def test_openapi_and_docs_describe_every_contract_operation(server: Server) -> None:
     """GET /openapi.json lists every path and method of the contract; /docs is an HTML page."""
     with server.client() as anonymous:

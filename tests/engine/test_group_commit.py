@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from strongroom import InsufficientFunds, Ledger, StrongroomError, Transaction
-from strongroom.engine.group import GroupCommitter
+from strongroom.engine.group import GroupCommitter, _Request
 from strongroom.engine.uow import UnitOfWork
 
 
@@ -115,6 +116,51 @@ def test_a_failed_batch_is_retried_one_by_one() -> None:
         thread.join(10)
     assert sizes == [1, 4, 1, 1, 1, 1]
     assert results == [1, 2, 3, 4]
+
+
+def _metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_each_group_commit_is_measured() -> None:
+    """strongroom_group_commit_requests counts each batch and its requests, and
+    strongroom_group_commit_seconds times it, a failed batch and its retries included."""
+    names = [
+        "strongroom_group_commit_requests_count",
+        "strongroom_group_commit_requests_sum",
+        "strongroom_group_commit_seconds_count",
+    ]
+    within_10ms = ("strongroom_group_commit_seconds_bucket", {"le": "0.01"})
+    before = [_metric(name) for name in names]
+    fast_before = REGISTRY.get_sample_value(*within_10ms) or 0.0
+    recorder = Recorder()
+    committer = GroupCommitter(recorder)
+    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
+    first.start()
+    assert recorder.entered.wait(10)
+    time.sleep(0.02)  # the first batch is held open this long at least
+    _, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 6)])
+    while sum(len(lane.queue) for lane in committer._lanes.values()) < 5:
+        time.sleep(0.001)
+    recorder.gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    assert recorder.sizes == [1, 5]
+    batches, requests, timed = (_metric(n) - b for n, b in zip(names, before, strict=True))
+    assert (batches, requests, timed) == (2, 6, 2)
+    fast = (REGISTRY.get_sample_value(*within_10ms) or 0.0) - fast_before
+    assert fast <= 1  # the held batch took over 10 ms: it is not in that bucket
+
+    def failing(tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        if len(works) > 1:
+            raise RuntimeError("the batch failed as a whole")
+        return [work(None) for work in works]  # type: ignore[arg-type]
+
+    before = [_metric(name) for name in names]
+    committer._run_batch = failing
+    committer._execute("t", [_Request(lambda _: 1), _Request(lambda _: 2)])
+    batches, requests, timed = (_metric(n) - b for n, b in zip(names, before, strict=True))
+    assert (batches, requests, timed) == (3, 4, 3)  # the batch of 2, then each alone
 
 
 def test_one_failing_request_does_not_fail_its_batch(ledger: Ledger) -> None:

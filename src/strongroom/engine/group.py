@@ -27,11 +27,14 @@ began, it runs to the end and keeps its outcome.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from prometheus_client import Histogram
 
 from strongroom.domain.errors import StrongroomError
 from strongroom.engine.uow import UnitOfWork
@@ -40,6 +43,17 @@ T = TypeVar("T")
 DEFAULT_MAX_BATCH = 512
 DEFAULT_LEADER_THREADS = 8
 """Committer threads that lead batches of awaited requests (tenants in parallel)."""
+
+BATCH_SIZE = Histogram(
+    "strongroom_group_commit_requests",
+    "Requests per group commit (one database transaction)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+BATCH_SECONDS = Histogram(
+    "strongroom_group_commit_seconds",
+    "Time a group commit took, from its first statement to its commit (retries included)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
 
 
 @dataclass(eq=False)
@@ -205,9 +219,12 @@ class GroupCommitter:
     def _execute(self, tenant: str, batch: list[_Request[Any]]) -> None:
         self.batches += 1
         self.requests += len(batch)
+        BATCH_SIZE.observe(len(batch))
+        began = time.perf_counter()
         try:
             outcomes = self._run_batch(tenant, [r.work for r in batch])
         except BaseException as exc:
+            BATCH_SECONDS.observe(time.perf_counter() - began)
             if len(batch) == 1:
                 batch[0].error = exc
                 return
@@ -215,6 +232,7 @@ class GroupCommitter:
             for request in batch:
                 self._execute(tenant, [request])
             return
+        BATCH_SECONDS.observe(time.perf_counter() - began)
         for request, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, StrongroomError):
                 request.error = outcome
