@@ -49,6 +49,28 @@ def _submit_all(
     return results, threads
 
 
+def _queued_behind_a_held_batch(
+    committer: GroupCommitter,
+    recorder: Recorder,
+    works: list[Callable[[Any], Any]],
+    *,
+    hold: float = 0,
+) -> list[Any]:
+    """Hold a first request's batch open (``recorder``'s gate) for ``hold`` seconds at
+    least, queue ``works`` behind it, then let everything run; the works' results."""
+    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
+    first.start()
+    assert recorder.entered.wait(10)
+    time.sleep(hold)
+    results, threads = _submit_all(committer, works)
+    while sum(len(lane.queue) for lane in committer._lanes.values()) < len(works):
+        time.sleep(0.001)
+    recorder.gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    return results
+
+
 def test_lone_request_runs_at_once_alone() -> None:
     """With nothing in flight, a request is its own batch of one."""
     recorder = Recorder()
@@ -62,15 +84,9 @@ def test_requests_arriving_during_a_batch_share_the_next() -> None:
     """Requests queued behind a batch in flight all run in one following batch."""
     recorder = Recorder()
     committer = GroupCommitter(recorder)
-    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
-    first.start()
-    assert recorder.entered.wait(10)
-    results, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 9)])
-    while sum(len(lane.queue) for lane in committer._lanes.values()) < 8:
-        time.sleep(0.001)
-    recorder.gate.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    results = _queued_behind_a_held_batch(
+        committer, recorder, [lambda _, i=i: i for i in range(1, 9)]
+    )
     assert recorder.sizes == [1, 8]
     assert results == list(range(1, 9))
 
@@ -105,15 +121,9 @@ def test_a_failed_batch_is_retried_one_by_one() -> None:
         return [work(None) for work in works]  # type: ignore[arg-type]
 
     committer = GroupCommitter(run_batch)
-    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
-    first.start()
-    assert recorder.entered.wait(10)
-    results, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 5)])
-    while sum(len(lane.queue) for lane in committer._lanes.values()) < 4:
-        time.sleep(0.001)
-    recorder.gate.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    results = _queued_behind_a_held_batch(
+        committer, recorder, [lambda _, i=i: i for i in range(1, 5)]
+    )
     assert sizes == [1, 4, 1, 1, 1, 1]
     assert results == [1, 2, 3, 4]
 
@@ -135,16 +145,8 @@ def test_each_group_commit_is_measured() -> None:
     fast_before = REGISTRY.get_sample_value(*within_10ms) or 0.0
     recorder = Recorder()
     committer = GroupCommitter(recorder)
-    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
-    first.start()
-    assert recorder.entered.wait(10)
-    time.sleep(0.02)  # the first batch is held open this long at least
-    _, threads = _submit_all(committer, [lambda _, i=i: i for i in range(1, 6)])
-    while sum(len(lane.queue) for lane in committer._lanes.values()) < 5:
-        time.sleep(0.001)
-    recorder.gate.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    works: list[Callable[[Any], Any]] = [lambda _, i=i: i for i in range(1, 6)]
+    _queued_behind_a_held_batch(committer, recorder, works, hold=0.02)
     assert recorder.sizes == [1, 5]
     batches, requests, timed = (_metric(n) - b for n, b in zip(names, before, strict=True))
     assert (batches, requests, timed) == (2, 6, 2)
