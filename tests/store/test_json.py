@@ -125,3 +125,10 @@ def test_request_digests_are_those_stored_with_keys(operation: str, request: Any
 def test_request_digests_of_text_beyond_ascii() -> None:
     request = {"description": "caf\u00e9 \U0001f600", "metadata": {"\u00e9": "\x7f"}}
     assert request_hash("transfer", request) == _stored_digest("transfer", request)
+
+
+def test_request_digests_of_ascii_control_characters() -> None:
+    """DEL is ASCII, and json.dumps escapes it; so do the digests of keyed requests."""
+    for text in ("\x7f", "a\x7fb", "\x00\x1f\n\t"):
+        request = {"description": text}
+        assert request_hash("transfer", request) == _stored_digest("transfer", request)

@@ -162,12 +162,13 @@ def check_idempotency_key(key: Any) -> str:
 def request_hash(operation: str, request: Mapping[str, Any]) -> str:
     """SHA-256 of ``json.dumps([operation, request], sort_keys=True, separators=(",", ":"))``.
 
-    That form escapes non-ASCII characters; stored keys hold its digests. orjson
-    writes the same bytes for requests in ASCII (tests/store/test_json.py), several
-    times faster, so it is used unless the request holds other characters.
+    That form escapes every character outside printable ASCII, DEL (``\x7f``)
+    included; stored keys hold its digests. orjson writes the same bytes for
+    requests in printable ASCII (tests/store/test_json.py), several times faster,
+    so it is used unless the request holds other characters.
     """
     body = q.dumps_bytes([operation, request])
-    if not body.isascii():
+    if not body.isascii() or b"\x7f" in body:
         body = json.dumps([operation, request], sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(body).hexdigest()
 
