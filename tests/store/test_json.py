@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -58,6 +59,15 @@ def test_bulk_documents_carry_times_as_rfc_3339_and_refuse_naive_ones() -> None:
         _document([{"at": datetime(2026, 1, 1)}])
     assert isinstance(refused.value.__cause__, ValueError)
     assert "naive" in str(refused.value.__cause__)
+
+
+def test_bulk_documents_take_any_mapping_as_a_row() -> None:
+    """Rows are written as given, without a copy; a row that is another kind of
+    mapping than a dict is written as the dict it holds."""
+    moment = datetime(2026, 11, 23, 1, 2, 3, tzinfo=UTC)
+    rows = (MappingProxyType({"at": moment, "n": 1}), {"n": 2})
+    assert json.loads(_document(rows)) == [{"at": "2026-11-23T01:02:03+00:00", "n": 1}, {"n": 2}]
+    assert json.loads(_document(iter([{"n": 3}]))) == [{"n": 3}]
 
 
 MOMENTS = st.datetimes(

@@ -17,12 +17,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from strongroom.domain.errors import ValidationError
+from strongroom.store.prepared import driver_errors
 
 DEFAULT_URL = "sqlite:///./strongroom.db"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 # PostgreSQL SQLSTATEs after which a whole unit of work can safely be retried.
 _RETRYABLE_PG = {"40001", "40P01", "55P03"}
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
+"""SQLite's ways to begin a transaction (the ``sqlite_begin`` execution option)."""
 
 
 def normalize_url(url: str) -> str:
@@ -82,8 +85,12 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # On the driver's connection: a whole statement execution through
+        # SQLAlchemy cost more than the rest of a lone write's start.
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        sql = _BEGIN[mode]
+        with driver_errors(conn, sql):
+            conn.connection.dbapi_connection.execute(sql)  # type: ignore[union-attr]
 
     return engine
 

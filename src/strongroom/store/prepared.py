@@ -12,9 +12,10 @@ rows written here and rows written through SQLAlchemy are identical.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -48,6 +49,52 @@ def py_time(value: Any) -> datetime | None:
     return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
+class _Compiled:
+    """A statement compiled for one dialect, and how a row becomes its parameters."""
+
+    __slots__ = ("params", "sql")
+
+    def __init__(
+        self, sql: str, positions: tuple[str, ...] | None, times: frozenset[str], sqlite: bool
+    ) -> None:
+        self.sql = sql
+        self.params = _parameters(positions, times, sqlite)
+
+
+def _parameters(
+    positions: tuple[str, ...] | None, times: frozenset[str], sqlite: bool
+) -> Callable[[Mapping[str, Any]], Any]:
+    """A row (bind name -> value) to the driver's parameters for a statement whose
+    positional binds are ``positions`` (``None``: named) and time binds ``times``.
+
+    Positional values are taken by one ``itemgetter`` (in C), then only the time
+    values are converted: a row of a dozen columns costs one call, not a dozen.
+    """
+    if positions is None:
+        if not times:
+            return lambda row: row
+        return lambda row: {k: db_value(v, sqlite) if k in times else v for k, v in row.items()}
+    if not positions:
+        return lambda row: ()
+    at = [i for i, key in enumerate(positions) if key in times]
+    if len(positions) == 1:  # itemgetter of one key gives the value, not a tuple
+        (key,) = positions
+        if at:
+            return lambda row: (db_value(row[key], sqlite),)
+        return lambda row: (row[key],)
+    take = itemgetter(*positions)
+    if not at:
+        return take
+
+    def convert(row: Mapping[str, Any]) -> Any:
+        values = list(take(row))
+        for i in at:
+            values[i] = db_value(values[i], sqlite)
+        return values
+
+    return convert
+
+
 class Prepared:
     """One statement, compiled per dialect on first use."""
 
@@ -65,43 +112,28 @@ class Prepared:
         self.lock = lock
         self.table = table
         self.match = dict(match or {})
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
-        self._times: frozenset[str] = frozenset()
+        self._compiled: dict[str, _Compiled] = {}
         self._multi: dict[tuple[object, ...], str] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> _Compiled:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             compiled = self.statement.compile(dialect=conn.dialect)
             assert isinstance(compiled, SQLCompiler)
             sql = str(compiled)
-            positions = tuple(compiled.positiontup or ()) if compiled.positional else None
             if self.lock and name == "postgresql":
                 sql += " FOR UPDATE"
             # Only datetime parameters need converting; the column types say which.
-            self._times = frozenset(
-                key for key, bind in compiled.binds.items() if _is_time(bind.type)
-            )
-            found = self._compiled[name] = (sql, positions)
+            times = frozenset(key for key, bind in compiled.binds.items() if _is_time(bind.type))
+            positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[name] = _Compiled(sql, positions, times, name == "sqlite")
         return found
-
-    def _params(
-        self, positions: tuple[str, ...] | None, row: Mapping[str, Any], sqlite: bool
-    ) -> Any:
-        times = self._times
-        if positions is None:
-            if not times:
-                return row
-            return {k: db_value(v, sqlite) if k in times else v for k, v in row.items()}
-        if not sqlite:
-            return tuple(row[k] for k in positions)
-        return tuple(db_value(row[k], True) if k in times else row[k] for k in positions)
 
     def execute(self, conn: Connection, row: Mapping[str, Any]) -> Any:
         """Run once; returns the raw cursor (fetch from it for a SELECT)."""
-        sql, positions = self._sql(conn)
-        return run(conn, sql, self._params(positions, row, conn.dialect.name == "sqlite"))
+        compiled = self._sql(conn)
+        return run(conn, compiled.sql, compiled.params(row))
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -112,10 +144,9 @@ class Prepared:
         if conn.dialect.name == "postgresql" and (isinstance(self.statement, Insert) or self.match):
             run(conn, *self.bulk(conn, rows)).close()
             return
-        sql, positions = self._sql(conn)
-        sqlite = conn.dialect.name == "sqlite"
-        params = [self._params(positions, row, sqlite) for row in rows]
-        run(conn, sql, params, many=True).close()
+        compiled = self._sql(conn)
+        params = [compiled.params(row) for row in rows]
+        run(conn, compiled.sql, params, many=True).close()
 
     def bulk(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
         """PostgreSQL: one statement that writes every row, and its parameters.
@@ -214,16 +245,20 @@ def execute_together(
 
 def _document(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows as one JSON array of objects (times as RFC 3339, naive ones refused)."""
-    return orjson.dumps(
-        [dict(row) for row in rows], default=_json_time, option=orjson.OPT_PASSTHROUGH_DATETIME
-    ).decode()
+    if not isinstance(rows, list | tuple):
+        rows = list(rows)
+    return orjson.dumps(rows, default=_json_value, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
-def _json_time(value: Any) -> str:
+def _json_value(value: Any) -> Any:
+    """What orjson does not write itself: a time (RFC 3339; a naive one is refused),
+    or a row given as another kind of mapping than a dict."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime: Strongroom stores UTC times only")
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
