@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.dialects import sqlite
 
-from strongroom.store.prepared import _parameters
+from strongroom.store.prepared import _parameters, db_value
 
 MOMENT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
 ROW = {"id": "a", "at": MOMENT, "n": 7, "unused": "x"}
@@ -40,3 +41,14 @@ def test_a_naive_time_is_refused(positions: tuple[str, ...] | None) -> None:
     naive = {**ROW, "at": MOMENT.replace(tzinfo=None)}
     with pytest.raises(ValueError, match="naive"):
         _parameters(positions, frozenset({"at"}), sqlite=True)(naive)
+
+
+@pytest.mark.parametrize("year", [1, 999, 2026, 9999])
+@pytest.mark.parametrize("microsecond", [0, 1, 999999])
+def test_sqlite_times_are_stored_as_sqlalchemy_stores_them(year: int, microsecond: int) -> None:
+    """Rows written raw and rows written through SQLAlchemy hold the same text,
+    which sorts in time order (zero-padded years, always six digits of microseconds)."""
+    moment = datetime(year, 1, 2, 3, 4, 5, microsecond, tzinfo=UTC)
+    store = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    assert store is not None
+    assert db_value(moment, sqlite=True) == store(moment.replace(tzinfo=None))

@@ -20,11 +20,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, DateTime, Insert, Table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
 
 
 def db_value(value: Any, sqlite: bool) -> Any:
@@ -32,8 +30,8 @@ def db_value(value: Any, sqlite: bool) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime: Strongroom stores UTC times only")
-        if sqlite:
-            return value.astimezone(UTC).strftime(_SQLITE_TIME)
+        if sqlite:  # SQLAlchemy's storage of a SQLite DATETIME: zero-padded, microseconds
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         return value
     return value
 
@@ -283,13 +281,15 @@ def run(
     runs itself (:func:`driver_errors`).
     """
     cursor = raw(conn).cursor()
-    with driver_errors(conn, sql, params, cursor):
+    try:  # what driver_errors does, without a context manager per statement
         if many:
             cursor.executemany(sql, params)
         elif prepare is None:
             cursor.execute(sql, params)
         else:
             cursor.execute(sql, params, prepare=prepare)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, exc, sql, params, cursor) from exc
     return cursor
 
 
@@ -304,19 +304,27 @@ def driver_errors(
     is invalidated (the pool drops it) and the error says so, which makes the
     unit of work retryable on a fresh connection.
     """
-    dbapi = conn.dialect.loaded_dbapi
     try:
         yield
-    except dbapi.Error as exc:
-        if cursor is not None:
-            with suppress(Exception):
-                cursor.close()
-        lost = conn.dialect.is_disconnect(exc, raw(conn), cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql, params, exc, dbapi.Error, connection_invalidated=lost, dialect=conn.dialect
-        ) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, exc, sql, params, cursor) from exc
+
+
+def _translated(
+    conn: Connection, exc: Any, sql: str | None, params: Any, cursor: Any
+) -> StatementError:
+    """The driver's error ``exc`` as SQLAlchemy's (see :func:`driver_errors`)."""
+    if cursor is not None:
+        with suppress(Exception):
+            cursor.close()
+    lost = conn.dialect.is_disconnect(exc, raw(conn), cursor)
+    if lost:
+        conn.invalidate(exc)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    error: StatementError = DBAPIError.instance(
+        sql, params, exc, dbapi_error, connection_invalidated=lost, dialect=conn.dialect
+    )
+    return error
 
 
 def select_in(
