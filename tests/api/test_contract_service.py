@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from strongroom.api.app import create_app
+from strongroom.api.settings import Settings
 from strongroom.store.database import create_db_engine
 from strongroom.store.schema import accounts
 from tests.api.conftest import Server
@@ -116,6 +118,27 @@ def test_openapi_and_docs_describe_every_contract_operation(server: Server) -> N
     assert missing == []
     assert docs.status_code == 200
     assert docs.headers["content-type"].startswith("text/html")
+
+
+def test_openapi_declares_the_bearer_key_on_every_guarded_operation() -> None:
+    """Every /v1 operation declares the one bearer scheme; the probes and metrics declare none."""
+    document = create_app(Settings(database_url="sqlite://", worker=False)).openapi()
+    assert document["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer sr_...`",
+        }
+    }
+    declared = {
+        (method, path): operation.get("security")
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert {key for key in CONTRACT_OPERATIONS if key[1].startswith("/v1/")} <= set(declared)
+    for (method, path), security in declared.items():
+        expected = [{"HTTPBearer": []}] if path.startswith("/v1/") else None
+        assert security == expected, (method, path)
 
 
 # -- integrity -------------------------------------------------------------------------------

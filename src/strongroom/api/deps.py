@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -15,8 +14,7 @@ from strongroom.domain.errors import Unauthenticated
 from strongroom.engine.ledger import Ledger
 from strongroom.events.endpoints import Webhooks
 
-bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sr_...`")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+_BEARER = "An API key: `Authorization: Bearer sr_...`"
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -25,50 +23,72 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def principal_with(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that authenticates the key and requires ``scope``.
+class _Bearer(HTTPBearer):
+    """The bearer scheme as the route's one dependency, with what it guards.
+
+    FastAPI documents a ``SecurityBase`` dependency as the scheme it is, and
+    resolves every further dependency of a route's tree for each request: the
+    scheme nested under our dependency cost a second level of that on every
+    request. Each subclass reads the header as ``HTTPBearer`` does, then checks
+    it, in one call. All answer to one scheme, ``HTTPBearer``, in the OpenAPI
+    document.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(auto_error=False, scheme_name="HTTPBearer", description=_BEARER)
+
+    async def token(self, request: Request) -> str:
+        return _token(await HTTPBearer.__call__(self, request))
+
+
+class _PrincipalWith(_Bearer):
+    """Authenticate the key and require ``scope``.
 
     A key in the app's key cache is checked on the event loop, with no I/O;
     any other goes to the database on a worker thread.
     """
 
-    async def dependency(request: Request, credentials: Credentials) -> Principal:
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
+
+    async def principal(self, request: Request) -> Principal:
         access: Access = request.app.state.access
-        token = _token(credentials)
+        token = await self.token(request)
         principal = access.cached(token)
         if principal is None:
             principal = await run_in_threadpool(access.authenticate, token)
-        principal.require(scope)
+        principal.require(self.scope)
         request.state.tenant = principal.tenant
         return principal
 
-    return dependency
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        return await self.principal(request)
 
 
-def ledger_with(scope: str) -> Callable[..., Awaitable[Ledger]]:
-    """A dependency giving the caller's tenant ledger, once ``scope`` is checked."""
-    authenticate = principal_with(scope)
+class _LedgerWith(_PrincipalWith):
+    """The caller's tenant ledger, once ``scope`` is checked."""
 
-    async def dependency(request: Request, credentials: Credentials) -> Ledger:
-        principal = await authenticate(request, credentials)
+    async def __call__(self, request: Request) -> Ledger:  # type: ignore[override]
+        principal = await self.principal(request)
         root: Ledger = request.app.state.ledger
         return root.for_tenant(principal.tenant, create=False)
 
-    return dependency
 
-
-async def platform_admin(request: Request, credentials: Credentials) -> None:
+class _PlatformAdmin(_Bearer):
     """Only the holder of STRONGROOM_ADMIN_TOKEN (tenant keys never qualify)."""
-    settings: Settings = request.app.state.settings
-    if not admin_token_matches(settings.admin_token, _token(credentials)):
-        raise Unauthenticated("this endpoint needs the platform admin token")
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        settings: Settings = request.app.state.settings
+        if not admin_token_matches(settings.admin_token, await self.token(request)):
+            raise Unauthenticated("this endpoint needs the platform admin token")
 
 
-ReadLedger = Annotated[Ledger, Depends(ledger_with("ledger:read"))]
-WriteLedger = Annotated[Ledger, Depends(ledger_with("ledger:write"))]
-AdminLedger = Annotated[Ledger, Depends(ledger_with("admin"))]
-Admin = Annotated[Principal, Depends(principal_with("admin"))]
-PlatformAdmin = Annotated[None, Depends(platform_admin)]
+ReadLedger = Annotated[Ledger, Depends(_LedgerWith("ledger:read"))]
+WriteLedger = Annotated[Ledger, Depends(_LedgerWith("ledger:write"))]
+AdminLedger = Annotated[Ledger, Depends(_LedgerWith("admin"))]
+Admin = Annotated[Principal, Depends(_PrincipalWith("admin"))]
+PlatformAdmin = Annotated[None, Depends(_PlatformAdmin())]
 IdempotencyKey = Annotated[
     str | None,
     Header(
