@@ -188,7 +188,11 @@ class Ledger:
     def _unit(self, tenant: str) -> Iterator[UnitOfWork]:
         with write_connection(self.engine) as conn, conn.begin():
             uow = UnitOfWork(conn, tenant, self.clock)
-            yield uow
+            try:
+                yield uow
+            except BaseException as exc:
+                uow.abandon(exc)
+                raise
             uow.flush(commit=True)
 
     def transact(self, work: Callable[[UnitOfWork], T]) -> T:
@@ -365,14 +369,15 @@ class Ledger:
         request = {"atomic": atomic, "items": [describe(item) for item in parsed]}
 
         def run(uow: UnitOfWork) -> list[BatchResult]:
-            if not atomic:
-                return [_apply_one(uow, item) for item in parsed]
             results = []
+            last = len(parsed) - 1
             for i, item in enumerate(parsed):
                 result = _apply_one(uow, item)
-                if result.error is not None:
+                if atomic and result.error is not None:
                     raise _AtomicFailure(i, result.error)
                 results.append(result)
+                if i < last:
+                    uow.write_ahead()  # PostgreSQL writes these while the next are built
             return results
 
         def work(uow: UnitOfWork) -> list[BatchResult]:

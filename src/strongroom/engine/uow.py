@@ -10,9 +10,12 @@ requests can share one unit of work and one commit, each with its own result.
 
 Writes are buffered and flushed once (``flush``, called by the ledger before
 commit): journal entries, postings, transactions, idempotency keys and outbox
-events in bulk, each changed account once. Feature modules open a unit of work
-through ``Ledger.unit_of_work`` or ``Ledger.transact``, call these methods, and
-write their own rows on ``uow.connection`` in the same transaction.
+events in bulk, each changed account once. A long unit of work (a batch) may
+send its journal rows ahead as it goes (``write_ahead``): on PostgreSQL they are
+written while the next requests are checked, rather than all after them.
+Feature modules open a unit of work through ``Ledger.unit_of_work`` or
+``Ledger.transact``, call these methods, and write their own rows on
+``uow.connection`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ from strongroom.domain.transactions import (
     settle_lines,
 )
 from strongroom.store import queries as q
-from strongroom.store.prepared import pipelined, raw
+from strongroom.store.prepared import SentAhead, pipelined, raw
 
 R = TypeVar("R")
 _ERROR = "__error__"  # marks a stored refusal among stored responses
@@ -215,11 +218,35 @@ def post_call(lines: Any, *, currency: Any, **options: Any) -> TxCall:
     return tx_call("post", lines, currency, **options)
 
 
+WRITE_AHEAD_ENTRIES = 100
+"""How many journal entries a batch buffers before it sends them ahead: each send
+is one more statement for PostgreSQL to parse and plan; fewer, larger ones leave
+more rows to write at the end."""
+
+
+@dataclass(slots=True)
+class _Sent:
+    """How many of each buffered list's rows were sent ahead."""
+
+    entries: int = 0
+    postings: int = 0
+    txs: int = 0
+    keys: int = 0
+    events: int = 0
+
+
+def _end_row(row: dict[str, Any], end: Mapping[str, Any]) -> None:
+    """A new transaction's row as the hold ended (``end``) left it."""
+    row["status"] = end["status"]
+    row["pending_amount_posted"] = end["pending_amount_posted"]
+    row["finished_seq"] = end["finished_seq"]
+
+
 class UnitOfWork:
     """Ledger writes inside one database transaction (see the module docstring)."""
 
     def __init__(self, connection: Connection, tenant: str, clock: Clock) -> None:
-        self.connection = connection
+        self._connection = connection
         self.tenant = tenant
         self._clock = clock
         self._head: q.Head | None = None
@@ -239,6 +266,15 @@ class UnitOfWork:
         self._reversed: set[str] = set()
         self._known_keys: dict[str, q.StoredKey | None] = {}  # prefetched lookups
         self._bodies: dict[str, tuple[Transaction, dict[str, Any]]] = {}
+        self._ahead: SentAhead | None = None  # journal rows sent, answers not yet read
+        self._sent = _Sent()
+
+    @property
+    def connection(self) -> Connection:
+        """The unit of work's connection, once every row sent ahead is written."""
+        if self._ahead is not None:
+            self._catch_up()
+        return self._connection
 
     # -- state ---------------------------------------------------------------------
 
@@ -824,6 +860,57 @@ class UnitOfWork:
             }
         )
 
+    def write_ahead(self, entries: int = WRITE_AHEAD_ENTRIES) -> None:
+        """Send the journal buffered so far once it holds ``entries`` entries (PostgreSQL).
+
+        Without this a batch builds all its transactions in Python while
+        PostgreSQL waits, then waits while PostgreSQL writes them. Called between
+        requests, it sends the rows the requests so far appended (entries and
+        postings, the transactions they created as they stand now, idempotency
+        keys, outbox events) and the balance checks of those entries, and does
+        not wait for the answers: PostgreSQL writes and checks them while the
+        next requests are built. The rest (accounts, holds that ended since, the
+        chain head) is written by ``flush``, in the same database transaction.
+        An error in what was sent surfaces at the unit of work's next statement
+        or at ``flush`` and fails the unit of work whole, as it would have at
+        ``flush``. Does nothing on SQLite (in process: nothing to overlap), nor
+        while accounts or units made in this unit of work are unwritten (rows
+        sent ahead may refer to them).
+        """
+        sent = self._sent
+        if (
+            len(self._entries) - sent.entries < entries
+            or self._connection.dialect.name != "postgresql"
+            or self._new_accounts
+            or self._new_units
+        ):
+            return
+        if self._ahead is None:
+            self._ahead = SentAhead(self._connection)
+        q.write_journal_ahead(
+            self._connection,
+            entries=self._entries[sent.entries :],
+            postings=self._postings[sent.postings :],
+            new_transactions=self._new_txs[sent.txs :],
+            keys=list(self._keys.values())[sent.keys :],
+            events=self._events[sent.events :],
+        )
+        sent.entries, sent.postings = len(self._entries), len(self._postings)
+        sent.txs, sent.keys, sent.events = len(self._new_txs), len(self._keys), len(self._events)
+
+    def _catch_up(self) -> None:
+        """Read the answers to the rows sent ahead: raises the first error."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.close()
+
+    def abandon(self, exc: BaseException) -> None:
+        """The unit of work failed with ``exc``: end any sending ahead, raising nothing
+        (the transaction rolls back)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.abandon(exc)
+
     def flush(self, *, commit: bool = False) -> None:
         """Write everything buffered (one round trip on PostgreSQL); the caller commits.
 
@@ -845,32 +932,35 @@ class UnitOfWork:
         self._changed_accounts.clear()
         self._keys.clear()
         self._events.clear()
+        self._sent = _Sent()
 
     def _write_all(self, conn: Connection, tenant: str) -> None:
+        """Write what is buffered and was not sent ahead (see ``write_ahead``)."""
         for unit in self._new_units:
             q.insert_unit(conn, tenant, unit, self._clock.now())
-        # A hold created and ended in this unit of work is inserted as it ended.
-        created = {row["id"]: row for row in self._new_txs}
+        sent = self._sent
+        new_txs = self._new_txs[sent.txs :]
+        # A hold created and ended in this unit of work is inserted as it ended
+        # (unless it was sent ahead: then its row is updated like any other's).
+        created = {row["id"]: row for row in new_txs}
         finished = []
         for end in self._finished.values():
             row = created.get(end["x_id"])
             if row is None:
                 finished.append(end)
             else:
-                row["status"] = end["status"]
-                row["pending_amount_posted"] = end["pending_amount_posted"]
-                row["finished_seq"] = end["finished_seq"]
+                _end_row(row, end)
         q.write_changes(
             conn,
             tenant,
             new_accounts=list(self._new_accounts.values()),
-            entries=self._entries,
-            postings=self._postings,
-            new_transactions=self._new_txs,
+            entries=self._entries[sent.entries :],
+            postings=self._postings[sent.postings :],
+            new_transactions=new_txs,
             finished=finished,
             changed_accounts=[self._accounts[i] for i in sorted(self._changed_accounts)],
-            keys=list(self._keys.values()),
-            events=self._events,
+            keys=list(self._keys.values())[sent.keys :],
+            events=self._events[sent.events :],
             head=self._head,
         )
 

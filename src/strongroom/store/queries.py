@@ -723,6 +723,43 @@ def write_changes(
     )
 
 
+# The deferred balance checks of the journal's rows (migration 0001), by name.
+_CHECKS = "journal_balanced, journal_postings_balanced"
+
+
+def write_journal_ahead(
+    conn: Connection,
+    *,
+    entries: Sequence[Mapping[str, Any]],
+    postings: Sequence[Mapping[str, Any]],
+    new_transactions: Sequence[Mapping[str, Any]],
+    keys: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+) -> None:
+    """Append journal rows before the rest of a unit of work's changes.
+
+    Entries with all their postings, the transactions they create (as they
+    stand now), idempotency keys and outbox events: rows that nothing else in
+    the unit of work will write again. On PostgreSQL the balance checks of the
+    new entries, otherwise run at commit, run right after them (``SET
+    CONSTRAINTS ... IMMEDIATE`` checks what is pending, then they are deferred
+    again for what follows).
+    """
+    execute_together(
+        conn,
+        [
+            (_INSERT_ENTRY, entries),
+            (_INSERT_POSTING, postings),
+            (_INSERT_TX, new_transactions),
+            (_INSERT_KEY, keys),
+            (_INSERT_EVENT, events),
+        ],
+    )
+    if entries and conn.dialect.name == "postgresql":
+        run(conn, f"SET CONSTRAINTS {_CHECKS} IMMEDIATE", None).close()
+        run(conn, f"SET CONSTRAINTS {_CHECKS} DEFERRED", None).close()
+
+
 def list_events(conn: Connection, tenant: str, *, after: int, limit: int) -> list[Row[Any]]:
     query = (
         select(outbox)
