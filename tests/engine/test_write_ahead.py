@@ -9,17 +9,23 @@ and a refusal of a row sent ahead fails the unit of work whole.
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from strongroom import Ledger, TransferRequest
+from strongroom.engine import uow as uow_module
 from strongroom.engine.uow import WRITE_AHEAD_ENTRIES
 from strongroom.store.schema import journal
 
 USERS = [f"user:{i}" for i in range(6)]
+_TENANTS = itertools.count()
 
 
 @pytest.fixture
@@ -204,3 +210,52 @@ def test_an_atomic_batch_failing_after_sends_applies_nothing(books: Ledger) -> N
     assert books.head() == head
     assert books.balance("user:1").posted == 0
     assert books.verify().ok
+
+
+# -- the same batch, sent ahead or not ---------------------------------------------------
+
+ITEM = st.tuples(
+    st.sampled_from(["@world", *USERS[:3]]),
+    st.sampled_from(USERS[:3]),
+    st.integers(min_value=1, max_value=60),
+    st.booleans(),  # pending
+    st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])),  # key, reused at times
+)
+
+
+@settings(max_examples=25)
+@given(items=st.lists(ITEM, min_size=1, max_size=40), every=st.integers(1, 6), atomic=st.booleans())
+def test_a_batch_sent_ahead_ends_as_one_written_at_once(
+    open_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    items: list[tuple[str, str, int, bool, str | None]],
+    every: int,
+    atomic: bool,
+) -> None:
+    """Random batches (refusals, holds, reused keys, atomic or not) applied with a send
+    every few entries and with none: the same results, sums, keys and verified chain."""
+    base = open_ledger(tenant="base")
+    outcomes = []
+    for threshold in (every, 10**9):
+        monkeypatch.setattr(uow_module, "WRITE_AHEAD_ENTRIES", threshold)
+        ledger = base.for_tenant(f"w{next(_TENANTS)}")
+        ledger.create_account("@world", currency="USD", overdraft_limit=None)
+        for user in USERS[:3]:
+            ledger.create_account(user, currency="USD")
+        ledger.transfer("@world", USERS[0], 100, "USD")
+        requests = [
+            TransferRequest(a, b, amount, "USD", pending=pending, idempotency_key=key)
+            for a, b, amount, pending, key in items
+        ]
+        results = ledger.batch(requests, atomic=atomic, idempotency_key="whole")
+        replayed = ledger.batch(requests, atomic=atomic, idempotency_key="whole")
+        assert [r.status for r in replayed] == [r.status for r in results]
+        assert ledger.verify().ok
+        outcomes.append(
+            (
+                [(r.status, r.error.code if r.error else None) for r in results],
+                {a.id: a.sums for a in ledger.list_accounts(limit=100).data},
+                ledger.head()[0],
+            )
+        )
+    assert outcomes[0] == outcomes[1]

@@ -860,8 +860,9 @@ class UnitOfWork:
             }
         )
 
-    def write_ahead(self, entries: int = WRITE_AHEAD_ENTRIES) -> None:
-        """Send the journal buffered so far once it holds ``entries`` entries (PostgreSQL).
+    def write_ahead(self, entries: int | None = None) -> None:
+        """Send the journal buffered so far once it holds ``entries`` entries
+        (by default :data:`WRITE_AHEAD_ENTRIES`), on PostgreSQL.
 
         Without this a batch builds all its transactions in Python while
         PostgreSQL waits, then waits while PostgreSQL writes them. Called between
@@ -879,7 +880,7 @@ class UnitOfWork:
         """
         sent = self._sent
         if (
-            len(self._entries) - sent.entries < entries
+            len(self._entries) - sent.entries < (entries or WRITE_AHEAD_ENTRIES)
             or self._connection.dialect.name != "postgresql"
             or self._new_accounts
             or self._new_units
