@@ -271,6 +271,22 @@ def test_normal_sides_mirror_each_other(sums: Sums) -> None:
     )
 
 
+@given(
+    st.integers(-1, MAX_AMOUNT + 1),
+    st.integers(-1, MAX_AMOUNT + 1),
+    st.integers(-1, MAX_AMOUNT + 1),
+    st.integers(-1, MAX_AMOUNT + 1),
+    sides,
+)
+def test_sums_give_their_available_balance_and_whether_they_fit(
+    a: int, b: int, c: int, d: int, normal: Side
+) -> None:
+    """``Sums.available`` is the Balance's; ``fits`` holds exactly when every sum is in range."""
+    sums = Sums(a, b, c, d)
+    assert sums.available(normal) == Balance.of(sums, normal).available
+    assert sums.fits() == all(0 <= v <= MAX_AMOUNT for v in (a, b, c, d))
+
+
 @given(sums_values, sides, small_amounts)
 def test_posting_on_the_normal_side_raises_the_balance(
     sums: Sums, normal: Side, amount: int

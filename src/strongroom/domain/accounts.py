@@ -43,15 +43,19 @@ class Sums:
     pending_credits: int = 0
 
     def fits(self) -> bool:
-        return all(
-            0 <= v <= MAX_AMOUNT
-            for v in (
-                self.posted_debits,
-                self.posted_credits,
-                self.pending_debits,
-                self.pending_credits,
-            )
+        return (
+            0 <= self.posted_debits <= MAX_AMOUNT
+            and 0 <= self.posted_credits <= MAX_AMOUNT
+            and 0 <= self.pending_debits <= MAX_AMOUNT
+            and 0 <= self.pending_credits <= MAX_AMOUNT
         )
+
+    def available(self, normal: Side) -> int:
+        """``Balance.of(self, normal).available``, without making the Balance (every
+        write checks it for each limited account, before and after)."""
+        if normal is Side.CREDIT:
+            return self.posted_credits - self.posted_debits - self.pending_debits
+        return self.posted_debits - self.posted_credits - self.pending_credits
 
 
 @dataclass(frozen=True, slots=True)

@@ -315,8 +315,8 @@ def _check_limit(account: Account, new: Sums) -> None:
     """Refuse a change that lowers available below the limit (raising it is always fine)."""
     if account.overdraft_limit is None:
         return
-    before = Balance.of(account.sums, account.normal_balance).available
-    after = Balance.of(new, account.normal_balance).available
+    before = account.sums.available(account.normal_balance)
+    after = new.available(account.normal_balance)
     if after < before and after < -account.overdraft_limit:
         raise InsufficientFunds(
             f"account {account.id} has {before} available; this needs {before - after}",
