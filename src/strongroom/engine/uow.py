@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -82,7 +83,7 @@ from strongroom.domain.transactions import (
     settle_lines,
 )
 from strongroom.store import queries as q
-from strongroom.store.prepared import SentAhead, pipelined, raw
+from strongroom.store.prepared import pipelined, raw
 
 R = TypeVar("R")
 _ERROR = "__error__"  # marks a stored refusal among stored responses
@@ -235,13 +236,6 @@ class _Sent:
     events: int = 0
 
 
-def _end_row(row: dict[str, Any], end: Mapping[str, Any]) -> None:
-    """A new transaction's row as the hold ended (``end``) left it."""
-    row["status"] = end["status"]
-    row["pending_amount_posted"] = end["pending_amount_posted"]
-    row["finished_seq"] = end["finished_seq"]
-
-
 class UnitOfWork:
     """Ledger writes inside one database transaction (see the module docstring)."""
 
@@ -266,7 +260,8 @@ class UnitOfWork:
         self._reversed: set[str] = set()
         self._known_keys: dict[str, q.StoredKey | None] = {}  # prefetched lookups
         self._bodies: dict[str, tuple[Transaction, dict[str, Any]]] = {}
-        self._ahead: SentAhead | None = None  # journal rows sent, answers not yet read
+        # While rows sent ahead await their answers: the open pipeline (see write_ahead).
+        self._ahead: ExitStack | None = None
         self._sent = _Sent()
 
     @property
@@ -886,8 +881,9 @@ class UnitOfWork:
             or self._new_units
         ):
             return
-        if self._ahead is None:
-            self._ahead = SentAhead(self._connection)
+        if self._ahead is None:  # a pipeline left open until _catch_up or abandon
+            self._ahead = ExitStack()
+            self._ahead.enter_context(pipelined(self._connection))
         q.write_journal_ahead(
             self._connection,
             entries=self._entries[sent.entries :],
@@ -910,7 +906,8 @@ class UnitOfWork:
         (the transaction rolls back)."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
-            ahead.abandon(exc)
+            with suppress(Exception):
+                ahead.__exit__(type(exc), exc, exc.__traceback__)
 
     def flush(self, *, commit: bool = False) -> None:
         """Write everything buffered (one round trip on PostgreSQL); the caller commits.
@@ -950,7 +947,9 @@ class UnitOfWork:
             if row is None:
                 finished.append(end)
             else:
-                _end_row(row, end)
+                row["status"] = end["status"]
+                row["pending_amount_posted"] = end["pending_amount_posted"]
+                row["finished_seq"] = end["finished_seq"]
         q.write_changes(
             conn,
             tenant,

@@ -368,29 +368,3 @@ def pipelined(conn: Connection) -> Iterator[bool]:
     # A statement's error surfaces when the pipeline ends, as the driver's own.
     with driver_errors(conn), raw(conn).pipeline():
         yield True
-
-
-class SentAhead:
-    """A pipeline left open on a PostgreSQL connection: statements go out now,
-    their answers are read when it closes.
-
-    While it is open the connection takes statements whose results nobody reads
-    (inserts, ``SET``); PostgreSQL runs them while the caller goes on. ``close``
-    reads every answer, raises the first error (as SQLAlchemy's, like any
-    statement's) and leaves pipeline mode; ``abandon`` does the same when the
-    transaction fails anyway, and raises nothing.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._pipeline = raw(conn).pipeline()
-        with driver_errors(conn):
-            self._pipeline.__enter__()
-
-    def close(self) -> None:
-        with driver_errors(self._conn):
-            self._pipeline.__exit__(None, None, None)
-
-    def abandon(self, exc: BaseException) -> None:
-        with suppress(Exception):
-            self._pipeline.__exit__(type(exc), exc, exc.__traceback__)
