@@ -18,7 +18,7 @@ from strongroom.bench.report import to_markdown
 from strongroom.cli import app
 
 runner = CliRunner()
-ROWS = [*SCENARIOS, "http-batch"]
+ROWS = [*SCENARIOS, "single-alone", "http-batch"]
 MEASUREMENT_KEYS = {
     "label", "callers", "units_per_call", "calls", "units", "seconds", "cpu_seconds",
     "rate", "p50_ms", "p99_ms", "p999_ms", "errors", "extra",
@@ -68,7 +68,7 @@ def test_each_scenario_has_a_figure_and_a_baseline(report: dict[str, Any], scena
     assert row["ratio"] == pytest.approx(row["strongroom"]["rate"] / row["baseline"]["rate"], 1e-2)
 
 
-VERIFIED = ["single", "concurrent", "hot", "batch", "holds", "http-batch"]
+VERIFIED = ["single", "single-alone", "concurrent", "hot", "batch", "holds", "http-batch"]
 
 
 @pytest.mark.parametrize("scenario", VERIFIED, ids=VERIFIED)
@@ -89,6 +89,22 @@ def test_targets_are_ratios_of_the_rows(report: dict[str, Any]) -> None:
     names = {t["name"] for t in report["targets"]}
     assert {"concurrent / single", "hot / concurrent", "batch / SQL batched"} <= names
     assert {"single / SQL per-commit x1", "http / SQL per-commit x8", "http p99"} <= names
+    assert "single p50, group commit / none" in names
+
+
+def test_single_alternates_with_and_without_group_commit(report: dict[str, Any]) -> None:
+    """single's lone transfers each commit as a group of one; single-alone's, measured in
+    turns with them on the same database, bypass the group committer."""
+    grouped, alone = (
+        _row(report, "single")["strongroom"],
+        _row(report, "single-alone")["strongroom"],
+    )
+    assert grouped["extra"]["group_commits"] == grouped["calls"] >= 4
+    assert grouped["extra"]["mean_group"] == 1.0
+    assert "group_commits" not in alone["extra"]
+    assert alone["calls"] >= 4
+    p50 = next(t for t in report["targets"] if t["name"] == "single p50, group commit / none")
+    assert p50["value"] == pytest.approx(grouped["p50_ms"] / alone["p50_ms"], rel=1e-2)
 
 
 def test_markdown_lists_every_row(report: dict[str, Any]) -> None:

@@ -88,6 +88,20 @@ class Measurement:
         rank = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
         return ordered[rank] * 1000
 
+    @classmethod
+    def combined(cls, parts: list[Measurement]) -> Measurement:
+        """One measurement of the turns ``parts`` (same label, callers and unit) ran in."""
+        first = parts[0]
+        whole = cls(first.label, first.callers, first.units_per_call)
+        for part in parts:
+            whole.calls += part.calls
+            whole.seconds += part.seconds
+            whole.cpu_seconds += part.cpu_seconds
+            whole.latencies.extend(part.latencies)
+            whole.errors.extend(part.errors[: MAX_ERRORS_KEPT - len(whole.errors)])
+            whole.extra.update(part.extra)
+        return whole
+
     def to_dict(self) -> dict[str, Any]:
         def rounded(value: float | None) -> float | None:
             return None if value is None else round(value, 3)

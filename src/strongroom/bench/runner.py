@@ -259,6 +259,16 @@ def targets(rows: list[Row]) -> list[dict[str, Any]]:
         add("hot / concurrent", backend, rate_ratio("hot", "concurrent", backend))
         add("batch / SQL batched", backend, of("batch", backend, lambda r: r.ratio))
         add("single / SQL per-commit x1", backend, of("single", backend, lambda r: r.ratio))
+        add("single p50, group commit / none", backend, _p50_ratio(found, backend))
         add("http / SQL per-commit x8", backend, of("http", backend, lambda r: r.ratio))
         add("http p99", backend, of("http", backend, lambda r: r.ours.percentile_ms(0.99)), "ms")
     return out
+
+
+def _p50_ratio(found: dict[tuple[str, str], Row], backend: str) -> float | None:
+    """A lone transfer's median latency through the group committer over without it."""
+    grouped, alone = found.get(("single", backend)), found.get(("single-alone", backend))
+    if grouped is None or alone is None:
+        return None
+    top, bottom = grouped.ours.percentile_ms(0.5), alone.ours.percentile_ms(0.5)
+    return None if top is None or not bottom else top / bottom

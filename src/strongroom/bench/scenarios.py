@@ -4,6 +4,7 @@
 scenario       Strongroom                                 baseline (same database)
 =============  =========================================  ==========================
 single         1 caller, ``transfer`` per call            per-commit, 1 caller
+single-alone   as single, without group commit            per-commit, 1 caller
 concurrent     16 callers, ``transfer`` per call          per-commit, 8 callers
 hot            as concurrent, one side is always ``hot``  per-commit, 8 callers, hot
 batch          1 caller, ``batch`` of 1,000 per call      batched 100/commit, 1 caller
@@ -14,7 +15,10 @@ http-batch     N HTTP clients, batches of 100             batched 100/commit, 1 
 
 Every Strongroom write carries an idempotency key, as a careful client's would
 (a batch carries one for the whole batch). The callers of one scenario share
-one ``Ledger``, so concurrent writes meet in its group committer. When the
+one ``Ledger``, so concurrent writes meet in its group committer. ``single`` and
+``single-alone`` run in alternating turns on one database, so that what group
+commit costs a lone request is measured with the machine's drift on both
+sides (``--no-group-commit`` leaves ``single`` alone). When the
 measurement ends, ``Ledger.verify`` checks the hash chain and every balance
 against the journal (not timed): a benchmark that broke the books says so.
 """
@@ -42,6 +46,8 @@ from strongroom.engine.requests import TransferRequest
 
 TENANT = "bench"
 CONCURRENT_CALLERS = 16
+ALONE_TURNS = 10
+"""Turns each of ``single`` and ``single-alone`` takes, alternating."""
 BATCH_SIZE = 1000
 HOLD_AMOUNT = 100
 
@@ -106,6 +112,54 @@ def _on_ledger(
         return [(label, measured)]
 
     return measure
+
+
+def _single(db: Database, settings: RunSettings, stage: Stage) -> list[tuple[str, Measurement]]:
+    """Lone transfers through the group committer, and in turns with them the same
+    through a ledger without one, on one database: what batching costs a lone request."""
+    if not settings.group_commit:
+        return _on_ledger("single", 1, 1, _transfers("uniform"))(db, settings, stage)
+    stage("setting up")
+    budget = settings.budget
+    turn = (
+        Budget(seconds=budget.seconds / ALONE_TURNS)
+        if budget.seconds is not None
+        else Budget(count=-(-(budget.count or 0) // ALONE_TURNS))
+    )
+    with (
+        Ledger.open(db.url, tenant=TENANT) as grouped,
+        Ledger.open(db.url, tenant=TENANT, group_commit=False) as alone,
+    ):
+        set_up_ledger(grouped, settings.accounts)
+        sides = [("single", grouped, 0), ("single-alone", alone, 1)]
+        ops = {
+            label: _transfers("uniform")(ledger, settings, worker)
+            for label, ledger, worker in sides
+        }
+        done = {label: 0 for label, _, _ in sides}
+        turns: dict[str, list[Measurement]] = {label: [] for label, _, _ in sides}
+        before = _committer_counts(grouped)
+        for number in range(ALONE_TURNS):
+            if any(part.errors for parts in turns.values() for part in parts):
+                break
+            for label, _, _ in sides:
+                stage(f"{label}, turn {number + 1} of {ALONE_TURNS}")
+                op, offset = ops[label], done[label]
+
+                @contextmanager
+                def session(_: int, op: Op = op, offset: int = offset) -> Iterator[Op]:
+                    yield lambda i: op(offset + i)
+
+                measured = drive(label, 1, turn, session)
+                done[label] += measured.calls
+                turns[label].append(measured)
+        rows = [(label, Measurement.combined(turns[label])) for label, _, _ in sides]
+        rows[0][1].extra.update(_group_commit_stats(before, _committer_counts(grouped)))
+        if settings.verify:
+            stage("verifying the books")
+            _verify(grouped, rows[0][1])
+            rows[1][1].extra.update(verified=rows[0][1].extra["verified"])
+    return rows
 
 
 def _committer_counts(ledger: Ledger) -> tuple[int, int] | None:
@@ -200,7 +254,7 @@ SCENARIOS: dict[str, Scenario] = {
             "single",
             "1 caller, one transfer per call",
             PER_COMMIT_1,
-            _on_ledger("single", 1, 1, _transfers("uniform")),
+            _single,
         ),
         Scenario(
             "concurrent",
