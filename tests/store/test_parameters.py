@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.dialects import sqlite
@@ -52,3 +52,17 @@ def test_sqlite_times_are_stored_as_sqlalchemy_stores_them(year: int, microsecon
     store = sqlite.DATETIME().bind_processor(sqlite.dialect())
     assert store is not None
     assert db_value(moment, sqlite=True) == store(moment.replace(tzinfo=None))
+
+
+def test_one_instant_is_one_stored_text_in_any_zone() -> None:
+    """Stored times are UTC: the same instant given in two zones, in either order
+    (the conversion is cached by instant), is stored as the same text."""
+    utc = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    assert (
+        db_value(paris, sqlite=True) == db_value(utc, sqlite=True) == "2026-11-23 01:02:03.456789"
+    )
+    later = utc + timedelta(microseconds=1)
+    assert db_value(later.astimezone(timezone(timedelta(hours=-5))), sqlite=True) == (
+        "2026-11-23 01:02:03.456790"
+    )

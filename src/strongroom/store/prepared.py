@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -30,10 +31,18 @@ def db_value(value: Any, sqlite: bool) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime: Strongroom stores UTC times only")
-        if sqlite:  # SQLAlchemy's storage of a SQLite DATETIME: zero-padded, microseconds
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+        return _sqlite_time(value) if sqlite else value
     return value
+
+
+@lru_cache(maxsize=256)
+def _sqlite_time(value: datetime) -> str:
+    """SQLAlchemy's storage of a SQLite DATETIME: UTC, zero-padded, microseconds.
+
+    Cached: the rows of a unit of work mostly carry the same few times. Aware
+    times compare and hash by their instant, which is all the string depends on.
+    """
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def py_time(value: Any) -> datetime | None:
