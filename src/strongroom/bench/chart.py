@@ -8,6 +8,7 @@ pair of bars carries its ratio.
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import fill
 from typing import Any
 
 from strongroom.domain.errors import ValidationError
@@ -58,8 +59,8 @@ def _draw(axis: Any, backend: str, rows: list[dict[str, Any]]) -> None:
                 va="bottom",
                 fontsize=8,
             )
-    labels = [
-        f"{n}\n({r['baseline']['label'].removeprefix('SQL ')})"
+    labels = [  # the baseline on lines of its own, so that neighbours' labels never meet
+        f"{n}\n" + fill(f"({r['baseline']['label'].removeprefix('SQL ')})", 16)
         for n, r in zip(names, rows, strict=True)
     ]
     axis.set_xticks(where, labels, fontsize=8)
