@@ -18,7 +18,7 @@ Every Strongroom write carries an idempotency key, as a careful client's would
 one ``Ledger``, so concurrent writes meet in its group committer. ``single`` and
 ``single-alone`` run in alternating turns on one database, so that what group
 commit costs a lone request is measured with the machine's drift on both
-sides (``--no-group-commit`` leaves ``single`` alone). When the
+sides (with ``--no-group-commit``, ``single`` runs by itself). When the
 measurement ends, ``Ledger.verify`` checks the hash chain and every balance
 against the journal (not timed): a benchmark that broke the books says so.
 """
