@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Server memory over a 5-minute `http` run: 150 s of single transfers, then
-# 150 s of batches, 64 clients, on each backend. The report gives the server's
-# peak RSS (VmHWM) and its RSS early in the run beside the RSS at the end.
+# Server memory over a 5-minute `http` run: 150 s of single transfers and
+# 150 s of batches, 64 clients, in turns of 15 s with each other and their
+# baselines, on each backend. The report gives the server's peak RSS (VmHWM)
+# and its RSS early in the run beside the RSS at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}

@@ -68,6 +68,17 @@ def test_each_scenario_has_a_figure_and_a_baseline(report: dict[str, Any], scena
     assert row["ratio"] == pytest.approx(row["strongroom"]["rate"] / row["baseline"]["rate"], 1e-2)
 
 
+@pytest.mark.parametrize("scenario", ROWS, ids=ROWS)
+def test_each_row_took_turns_with_its_baseline(report: dict[str, Any], scenario: str) -> None:
+    """A row and its baseline ran in as many turns, alternating (``--n 4``: a turn for
+    each call of the side with the fewest calls: one turn beside 8 or 16 callers or
+    1,000 transfers a call, two for holds, whose calls write twice)."""
+    row = _row(report, scenario)
+    ours, base = row["strongroom"]["extra"]["turns"], row["baseline"]["extra"]["turns"]
+    assert ours == base
+    assert ours == {"single": 4, "single-alone": 4, "holds": 2}.get(scenario, 1)
+
+
 VERIFIED = ["single", "single-alone", "concurrent", "hot", "batch", "holds", "http-batch"]
 
 

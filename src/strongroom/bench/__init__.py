@@ -2,7 +2,7 @@
 
 ``strongroom bench`` (see ``bench/README.md``) runs the scenarios of
 :mod:`strongroom.bench.scenarios` on SQLite and PostgreSQL; each on a fresh
-database, followed there by the baseline of :mod:`strongroom.bench.baseline`,
+database, in turns there with the baseline of :mod:`strongroom.bench.baseline`,
 so every figure is also a ratio that survives a noisy machine.
 """
 

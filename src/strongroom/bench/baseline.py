@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import psycopg
 
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import Budget, Measurement, Op, drive
+from strongroom.bench.measure import Measurement, Op, Turns
 from strongroom.bench.workload import every_account, pairs
 
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -52,21 +52,36 @@ PER_COMMIT_8_HOT = Baseline(callers=8, pattern="hot")
 BATCHED_100 = Baseline(callers=1, per_commit=100)
 
 
-def run_baseline(db: Database, spec: Baseline, budget: Budget, accounts: int) -> Measurement:
-    """Create the baseline's tables in ``db`` and measure ``spec`` on them."""
+@contextmanager
+def open_baseline(db: Database, spec: Baseline, accounts: int) -> Iterator[Turns]:
+    """Create the baseline's tables in ``db``; yield it as a side measured in turns.
+
+    Each caller's connection is opened here and stays open across the turns.
+    """
     set_up = _set_up_sqlite if db.backend == "sqlite" else _set_up_postgresql
     set_up(db, accounts)
     session = _sqlite_session if db.backend == "sqlite" else _postgresql_session
+    with ExitStack() as stack:
+        ops = [
+            stack.enter_context(session(db, spec, accounts, number))
+            for number in range(spec.callers)
+        ]
+        side = _BaselineTurns(spec, ops)
+        yield side
 
-    @contextmanager
-    def worker(number: int) -> Iterator[Op]:
-        with session(db, spec, accounts, number) as op:
-            yield op
 
-    measured = drive(spec.label, spec.callers, budget, worker, units_per_call=spec.per_commit)
-    measured.extra["per_commit"] = spec.per_commit
-    measured.extra["pattern"] = spec.pattern
-    return measured
+class _BaselineTurns(Turns):
+    """A baseline's turns; its measurement says how many transfers each commit held."""
+
+    def __init__(self, spec: Baseline, ops: list[Op]) -> None:
+        super().__init__(spec.label, ops, units_per_call=spec.per_commit)
+        self.spec = spec
+
+    def measurement(self) -> Measurement:
+        measured = super().measurement()
+        measured.extra["per_commit"] = self.spec.per_commit
+        measured.extra["pattern"] = self.spec.pattern
+        return measured
 
 
 # -- SQLite --------------------------------------------------------------------------------

@@ -2,22 +2,25 @@
 
 The server runs as a subprocess on a port of its own and the scenario's fresh
 database (``--workers 2`` on PostgreSQL, one process on SQLite). Its tenant,
-key and funded accounts are made through the library before it starts. Then
-``clients`` kept-alive connections, driven by one event loop (see the load
-generator below), send single transfers for one budget (a duration or a count),
-then batches of 100 for another, each request with an ``Idempotency-Key``; the
-latency of every request is kept. The server stays up across both, so a 5-minute
-memory run is ``--duration 150``.
+key and funded accounts are made through the library before it starts. Two
+sides take turns with their baselines: ``clients`` kept-alive connections,
+driven by one event loop (see the load generator below), send single transfers
+(row ``http``), or batches of 100 (row ``http-batch``), each request with an
+``Idempotency-Key``; the latency of every request is kept. Each side has the
+whole budget (a duration or a count) over its turns. The server stays up
+throughout, so a 5-minute memory run is ``--duration 150``.
 
 Meanwhile a sampler reads the resident memory (``VmRSS``) of the server's
 whole process tree twice a second; at the end ``VmHWM`` (the peak) of each
 process. The report gives the peak, and the memory early in the run beside the
-memory at its end, which is what "memory stays flat" means.
+memory at its end, which is what "memory stays flat" means; and the same for
+each phase (transfers, batches), over the samples of its turns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -37,8 +40,8 @@ import httpx
 
 from strongroom.access.service import Access
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import MAX_ERRORS_KEPT, Budget, Measurement
-from strongroom.bench.scenarios import RunSettings, Stage
+from strongroom.bench.measure import MAX_ERRORS_KEPT, Budget, Measurement, Side
+from strongroom.bench.scenarios import RunSettings, Stage, Trial
 from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
 from strongroom.engine.ledger import Ledger
 from strongroom.store.database import create_db_engine
@@ -56,47 +59,90 @@ class HttpFailure(Exception):
     """The server answered a benchmark request with an unexpected status."""
 
 
-def measure_http(
-    db: Database, settings: RunSettings, stage: Stage
-) -> list[tuple[str, Measurement]]:
+@contextmanager
+def open_http(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Trial]:
+    """The server up on the scenario's database; its two rows as sides (see above)."""
     stage("setting up")
     tenant, secret = _prepare(db, settings.accounts)
     workers = 2 if db.backend == "postgresql" else 1
+    rows: dict[str, Measurement] = {}
     with _server(db.url, workers) as server, _RssSampler(server.pid) as sampler:
+        host = httpx.URL(server.base_url).netloc.decode()
 
-        def phase(name: str, label: str, batch: bool) -> Measurement:
-            stage(f"{label}, {settings.clients} clients")
-            sampler.mark(name)
-            cpu = _tree_cpu_seconds(server.pid)
-            host = httpx.URL(server.base_url).netloc.decode()
-            kind = _batches if batch else _transfers
-            measured = _drive(
-                f"strongroom http {name}",
-                server.base_url,
-                settings.clients,
-                settings.budget,
-                lambda w: kind(host, secret, settings.accounts, w),
-                HTTP_BATCH if batch else 1,
-            )
-            measured.extra["server_cpu_seconds"] = round(_tree_cpu_seconds(server.pid) - cpu, 2)
-            return measured
+        def side(name: str, kind: Callable[..., tuple[Request, Check]], units: int) -> _HttpSide:
+            clients = [kind(host, secret, settings.accounts, w) for w in range(settings.clients)]
+            return _HttpSide(f"strongroom http {name}", name, server, sampler, clients, units)
 
-        transfers = phase("transfers", "strongroom http: transfers", batch=False)
-        batches = phase("batches", f"strongroom http: batches of {HTTP_BATCH}", batch=True)
-    memory = sampler.report()
-    for measured in (transfers, batches):
+        transfers = side("transfers", _transfers, 1)
+        batches = side("batches", _batches, HTTP_BATCH)
+        yield Trial([("http", transfers), ("http-batch", batches)], rows.update)
+    if not rows:
+        return
+    transfers_row, batches_row = rows["http"], rows["http-batch"]
+    for measured in (transfers_row, batches_row):
         measured.extra.update({"clients": settings.clients, "server_workers": workers})
-    transfers.extra["server_memory"] = memory
+    transfers_row.extra["server_memory"] = sampler.report()
     if settings.verify:
         stage("verifying the books")
         with Ledger.open(db.url, tenant=tenant, migrate=False, create=False) as ledger:
             began = time.perf_counter()
             report = ledger.verify()
-        batches.extra["verified"] = report.ok
-        batches.extra["verify_seconds"] = round(time.perf_counter() - began, 2)
+        batches_row.extra["verified"] = report.ok
+        batches_row.extra["verify_seconds"] = round(time.perf_counter() - began, 2)
         if not report.ok:
-            batches.errors.append(f"verify failed after the run: {report.to_dict()}"[:500])
-    return [("http", transfers), ("http-batch", batches)]
+            batches_row.errors.append(f"verify failed after the run: {report.to_dict()}"[:500])
+
+
+class _HttpSide(Side):
+    """One kind of request (``phase``) from every client, in turns.
+
+    Each client's requests are numbered on across turns, so no idempotency key
+    comes twice; between turns the clients' connections close and the server
+    idles (the memory sampler marks those stretches as no phase).
+    """
+
+    def __init__(
+        self,
+        label: str,
+        phase: str,
+        server: _Server,
+        sampler: _RssSampler,
+        clients: list[tuple[Request, Check]],
+        units_per_call: int,
+    ) -> None:
+        super().__init__(label, len(clients), units_per_call)
+        self.phase = phase
+        self._server = server
+        self._sampler = sampler
+        self._clients = [(_numbered(request), check) for request, check in clients]
+        self._server_cpu = 0.0
+
+    def _run(self, budget: Budget) -> Measurement:
+        self._sampler.mark(self.phase)
+        cpu = _tree_cpu_seconds(self._server.pid)
+        try:
+            return _drive(
+                self.label,
+                self._server.base_url,
+                self.callers,
+                budget,
+                self._clients.__getitem__,
+                self.units_per_call,
+            )
+        finally:
+            self._server_cpu += _tree_cpu_seconds(self._server.pid) - cpu
+            self._sampler.mark(None)
+
+    def measurement(self) -> Measurement:
+        measured = super().measurement()
+        measured.extra["server_cpu_seconds"] = round(self._server_cpu, 2)
+        return measured
+
+
+def _numbered(request: Request) -> Request:
+    """``request`` called with 0, 1, 2, ... whatever number its caller passes."""
+    numbers = itertools.count()
+    return lambda _: request(next(numbers))
 
 
 def _prepare(db: Database, accounts: int) -> tuple[str, str]:
@@ -377,7 +423,7 @@ class _RssSampler:
 
     root: int
     samples: list[tuple[float, int]] = field(default_factory=list)
-    marks: list[tuple[str, int]] = field(default_factory=list)
+    marks: list[tuple[str | None, int]] = field(default_factory=list)
     peaks: dict[int, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -395,8 +441,8 @@ class _RssSampler:
             self._thread.join()
         self._sample()  # the last word, before the server stops
 
-    def mark(self, phase: str) -> None:
-        """A phase of the run begins with the next sample."""
+    def mark(self, phase: str | None) -> None:
+        """A stretch of ``phase`` (``None``: of no phase) begins with the next sample."""
         self.marks.append((phase, len(self.samples)))
 
     def _run(self) -> None:
@@ -417,10 +463,16 @@ class _RssSampler:
         if not self.samples:
             return {}
         ends = [start for _, start in self.marks[1:]] + [len(self.samples)]
+        turns: dict[str, list[list[tuple[float, int]]]] = {}
+        for (name, start), end in zip(self.marks, ends, strict=True):
+            if name is not None and end > start:
+                turns.setdefault(name, []).append(self.samples[start:end])
+        # A phase's memory from its second turn on: by then every kind of request
+        # has been served once, so what its first turn of the other kind added is
+        # warm-up, not growth.
         phases = {
-            name: _flatness(self.samples[start:end])
-            for (name, start), end in zip(self.marks, ends, strict=True)
-            if end > start
+            name: _flatness([s for turn in (parts[1:] or parts) for s in turn])
+            for name, parts in turns.items()
         }
         step = max(1, len(self.samples) // MAX_SAMPLES_KEPT)
         return {

@@ -1,10 +1,18 @@
-"""Budgets, measurements, and the thread driver every benchmark runs on.
+"""Budgets, measurements, the thread driver every benchmark runs on, and turns.
 
 A measurement runs ``callers`` threads. Each thread opens its own session (a
 connection, an HTTP client, or nothing), waits at a barrier with the others,
 then calls its operation again and again until its share of the count is done
 or the time is up; a call that raises stops every thread. Every loop is bounded
 by a count, and in time mode by the clock as well, so a measurement always ends.
+
+A ratio compares two measurements, and this machine drifts: its speed moves by
+tens of percent within minutes. So the sides of a comparison (Strongroom and its
+baseline, or two ways of running Strongroom) take turns (:func:`alternate`):
+each runs a share of the budget, then the next, the order reversed every turn
+(ABC, CBA, ABC, ...), so that drift falls on every side alike and none is always
+first. A side (:class:`Turns`) numbers each worker's calls on from where its
+last turn stopped: no call number, and so no idempotency key, comes twice.
 """
 
 from __future__ import annotations
@@ -12,8 +20,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +36,10 @@ Session = Callable[[int], AbstractContextManager[Op]]
 MAX_CALLS_PER_WORKER = 10_000_000
 """A ceiling on the calls of one worker in time mode, far above any real rate."""
 MAX_ERRORS_KEPT = 5
+MAX_TURNS = 10
+TURN_SECONDS = 2.5
+"""The time a turn aims at: long enough that the calls still in flight when a
+turn's clock runs out (a group commit, an HTTP request's p99) weigh little."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +198,102 @@ def _loop(
             return
         op(i)
         latencies.append(clock() - began)
+
+
+# -- turns -----------------------------------------------------------------------------------
+
+
+class Side:
+    """One side of a comparison, measured in turns (see :func:`alternate`)."""
+
+    def __init__(self, label: str, callers: int, units_per_call: int = 1) -> None:
+        self.label = label
+        self.callers = callers
+        self.units_per_call = units_per_call
+        self.turns: list[Measurement] = []
+
+    @property
+    def failed(self) -> bool:
+        return any(turn.errors for turn in self.turns)
+
+    def turn(self, budget: Budget) -> Measurement:
+        """Run one turn of ``budget`` and keep its measurement."""
+        measured = self._run(budget)
+        self.turns.append(measured)
+        return measured
+
+    def _run(self, budget: Budget) -> Measurement:
+        raise NotImplementedError
+
+    def measurement(self) -> Measurement:
+        """Every turn as one measurement, with the number of turns in ``extra``."""
+        if not self.turns:
+            return Measurement(self.label, self.callers, self.units_per_call)
+        whole = Measurement.combined(self.turns)
+        whole.extra["turns"] = len(self.turns)
+        return whole
+
+
+class Turns(Side):
+    """A side whose workers are threads (:func:`drive`), one operation each.
+
+    ``ops`` holds each worker's operation, made once for the whole run (its
+    connection or client stays open across turns); worker ``w`` is called with
+    0, 1, 2, ... across all its turns.
+    """
+
+    def __init__(self, label: str, ops: Sequence[Op], units_per_call: int = 1) -> None:
+        super().__init__(label, len(ops), units_per_call)
+        self._ops = list(ops)
+        self._next = [0] * len(ops)
+
+    def _run(self, budget: Budget) -> Measurement:
+        @contextmanager
+        def session(worker: int) -> Iterator[Op]:
+            op, after = self._ops[worker], self._next
+
+            def numbered(_: int) -> None:
+                number = after[worker]
+                after[worker] = number + 1  # taken even if the call fails: never reused
+                op(number)
+
+            yield numbered
+
+        return drive(self.label, self.callers, budget, session, units_per_call=self.units_per_call)
+
+
+def turn_budgets(budget: Budget, sides: Sequence[Side]) -> list[Budget]:
+    """The budget of each turn: ``budget`` shared out over up to :data:`MAX_TURNS`.
+
+    By time, turns of about :data:`TURN_SECONDS`. By count, as many turns as
+    leave every side at least one call per worker per turn (a count smaller than
+    a side's callers times its units per call is one turn).
+    """
+    if budget.seconds is not None:
+        turns = max(1, min(MAX_TURNS, round(budget.seconds / TURN_SECONDS)))
+        return [Budget(seconds=budget.seconds / turns)] * turns
+    count = budget.count or 0
+    turns = min(
+        [MAX_TURNS, count] + [count // (side.callers * side.units_per_call) for side in sides]
+    )
+    turns = max(1, turns)
+    shares = [count // turns + (1 if k < count % turns else 0) for k in range(turns)]
+    return [Budget(count=share) for share in shares]
+
+
+def alternate(
+    sides: Sequence[Side], budget: Budget, stage: Callable[[str], None] | None = None
+) -> None:
+    """Run ``sides`` in turns sharing ``budget``: ABC, CBA, ABC, ...
+
+    Stops after the turn in which any side failed (its errors are in its turns).
+    """
+    budgets = turn_budgets(budget, sides)
+    for number, share in enumerate(budgets):
+        order = sides if number % 2 == 0 else list(reversed(sides))
+        for side in order:
+            if stage is not None:
+                stage(f"{side.label}, turn {number + 1} of {len(budgets)}")
+            side.turn(share)
+        if any(side.failed for side in sides):
+            return

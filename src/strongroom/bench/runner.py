@@ -1,18 +1,21 @@
 """Runs the chosen scenarios on the chosen backends, each beside its baseline.
 
-Each (scenario, backend) gets a fresh database: Strongroom runs first, then
-the baseline on the same database, so both meet the same disk, server and
-neighbours within a minute of each other. A scenario that raises is recorded
+Each (scenario, backend) gets a fresh database. The scenario sets itself up
+there, the baselines create their tables beside it, and then Strongroom's rows
+and their baselines take turns (:func:`.measure.alternate`) until each has had
+its budget: every side meets the same disk, server and neighbours, and the
+machine's drift falls on all of them alike. A scenario that raises is recorded
 with its error and the run goes on; the report says what failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from strongroom.bench.baseline import Baseline, run_baseline
+from strongroom.bench.baseline import Baseline, open_baseline
 from strongroom.bench.databases import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -20,7 +23,7 @@ from strongroom.bench.databases import (
     machine,
     postgres_reachable,
 )
-from strongroom.bench.measure import Budget, Measurement
+from strongroom.bench.measure import Budget, Measurement, Side, alternate
 from strongroom.bench.scenarios import SCENARIOS, RunSettings
 from strongroom.domain.errors import StorageUnavailable, ValidationError
 
@@ -217,19 +220,30 @@ def _run_one(
         progress.stage(f"{name} on {backend}: {text}")
 
     try:
-        with fresh_database(backend, admin_url) as db:
-            measured = scenario.measure(db, settings, stage)
-            baselines: dict[Baseline, Measurement] = {}
-            for row, _ in measured:
+        with (
+            fresh_database(backend, admin_url) as db,
+            scenario.open(db, settings, stage) as trial,
+            ExitStack() as stack,
+        ):
+            opened: dict[Baseline, Side] = {}
+            for row, _ in trial.sides:
                 spec = scenario.baseline_of(row)
-                if spec not in baselines:
-                    stage(spec.label)
-                    baselines[spec] = run_baseline(db, spec, settings.budget, settings.accounts)
+                if spec not in opened:
+                    stage(f"{spec.label}: setting up")
+                    opened[spec] = stack.enter_context(open_baseline(db, spec, settings.accounts))
+            sides = [side for _, side in trial.sides] + list(opened.values())
+            alternate(sides, settings.budget, stage)
+            measured = {row: side.measurement() for row, side in trial.sides}
+            baselines = {spec: side.measurement() for spec, side in opened.items()}
+            trial.finish(measured)
     except Exception as exc:  # a broken scenario is a finding of the run, not its end
         failed = Measurement("strongroom", 0, 1)
         failed.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
         return [Row(name, backend, failed, None)]
-    return [Row(row, backend, ours, baselines[scenario.baseline_of(row)]) for row, ours in measured]
+    return [
+        Row(row, backend, ours, baselines[scenario.baseline_of(row)])
+        for row, ours in measured.items()
+    ]
 
 
 # -- targets --------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ http-batch     N HTTP clients, batches of 100             batched 100/commit, 1 
 
 Every Strongroom write carries an idempotency key, as a careful client's would
 (a batch carries one for the whole batch). The callers of one scenario share
-one ``Ledger``, so concurrent writes meet in its group committer. ``single`` and
-``single-alone`` run in alternating turns on one database, so that what group
-commit costs a lone request is measured with the machine's drift on both
-sides (with ``--no-group-commit``, ``single`` runs by itself). When the
-measurement ends, ``Ledger.verify`` checks the hash chain and every balance
+one ``Ledger``, so concurrent writes meet in its group committer. A scenario
+only sets itself up and yields its rows as sides (a :class:`Trial`); the runner
+adds the baselines and runs every side in turns (:func:`.measure.alternate`).
+``single`` has two rows on one database, ``single`` and ``single-alone``, so
+that what group commit costs a lone request is measured with the machine's
+drift on both (with ``--no-group-commit``, ``single`` runs by itself). When the
+turns are over, ``Ledger.verify`` checks the hash chain and every balance
 against the journal (not timed): a benchmark that broke the books says so.
 """
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,16 +41,13 @@ from strongroom.bench.baseline import (
     Baseline,
 )
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import Budget, Measurement, Op, drive
+from strongroom.bench.measure import Budget, Measurement, Op, Side, Turns
 from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
 from strongroom.engine.ledger import Ledger
 from strongroom.engine.requests import TransferRequest
 
 TENANT = "bench"
 CONCURRENT_CALLERS = 16
-ALONE_TURNS = 10
-"""Turns each of ``single`` and ``single-alone`` takes, alternating, which goes first
-alternating too (the first of a pair ran measurably slower)."""
 BATCH_SIZE = 1000
 HOLD_AMOUNT = 100
 
@@ -67,9 +66,23 @@ class RunSettings:
     verify: bool = True
 
 
+@dataclass(slots=True)
+class Trial:
+    """A scenario set up and ready: its rows, each a side to run in turns, and what
+    to do once the turns are over and before the scenario closes (``finish`` may add
+    to the rows' measurements: the books verified, group commit counts)."""
+
+    sides: list[tuple[str, Side]]
+    finish: Callable[[dict[str, Measurement]], None] = lambda rows: None
+
+
+Opener = Callable[[Database, RunSettings, Stage], AbstractContextManager[Trial]]
+"""Sets a scenario up on a fresh database and yields its trial; closes it after."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A named workload; ``measure`` returns ``(row name, measurement)`` pairs.
+    """A named workload; ``open`` sets it up and yields its rows as sides.
 
     Each row stands beside ``baseline``, or beside its own in ``row_baselines``.
     """
@@ -77,7 +90,7 @@ class Scenario:
     name: str
     summary: str
     baseline: Baseline
-    measure: Callable[[Database, RunSettings, Stage], list[tuple[str, Measurement]]]
+    open: Opener
     row_baselines: Mapping[str, Baseline] = field(default_factory=dict)
 
     def baseline_of(self, row: str) -> Baseline:
@@ -87,81 +100,60 @@ class Scenario:
 MakeOp = Callable[[Ledger, RunSettings, int], Op]
 
 
-def _on_ledger(
-    label: str, callers: int, units_per_call: int, make_op: MakeOp
-) -> Callable[[Database, RunSettings, Stage], list[tuple[str, Measurement]]]:
+def _on_ledger(label: str, callers: int, units_per_call: int, make_op: MakeOp) -> Opener:
     """A scenario of ``callers`` threads sharing one Ledger on the fresh database."""
 
-    def measure(db: Database, settings: RunSettings, stage: Stage) -> list[tuple[str, Measurement]]:
+    @contextmanager
+    def open_trial(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Trial]:
         stage("setting up")
         with Ledger.open(db.url, tenant=TENANT, group_commit=settings.group_commit) as ledger:
             set_up_ledger(ledger, settings.accounts)
+            ops = [make_op(ledger, settings, worker) for worker in range(callers)]
+            side = Turns("strongroom", ops, units_per_call)
             before = _committer_counts(ledger)
 
-            @contextmanager
-            def session(worker: int) -> Iterator[Op]:
-                yield make_op(ledger, settings, worker)
+            def finish(rows: dict[str, Measurement]) -> None:
+                measured = rows[label]
+                measured.extra.update(_group_commit_stats(before, _committer_counts(ledger)))
+                if settings.verify:
+                    stage("verifying the books")
+                    _verify(ledger, measured)
 
-            stage("strongroom")
-            measured = drive(
-                "strongroom", callers, settings.budget, session, units_per_call=units_per_call
-            )
-            measured.extra.update(_group_commit_stats(before, _committer_counts(ledger)))
-            if settings.verify:
-                stage("verifying the books")
-                _verify(ledger, measured)
-        return [(label, measured)]
+            yield Trial([(label, side)], finish)
 
-    return measure
+    return open_trial
 
 
-def _single(db: Database, settings: RunSettings, stage: Stage) -> list[tuple[str, Measurement]]:
+@contextmanager
+def _single(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Trial]:
     """Lone transfers through the group committer, and in turns with them the same
     through a ledger without one, on one database: what batching costs a lone request."""
     if not settings.group_commit:
-        return _on_ledger("single", 1, 1, _transfers("uniform"))(db, settings, stage)
+        with _on_ledger("single", 1, 1, _transfers("uniform"))(db, settings, stage) as trial:
+            yield trial
+        return
     stage("setting up")
-    budget = settings.budget
-    turn = (
-        Budget(seconds=budget.seconds / ALONE_TURNS)
-        if budget.seconds is not None
-        else Budget(count=-(-(budget.count or 0) // ALONE_TURNS))
-    )
+    make = _transfers("uniform")
     with (
         Ledger.open(db.url, tenant=TENANT) as grouped,
         Ledger.open(db.url, tenant=TENANT, group_commit=False) as alone,
     ):
         set_up_ledger(grouped, settings.accounts)
-        sides = [("single", grouped, 0), ("single-alone", alone, 1)]
-        ops = {
-            label: _transfers("uniform")(ledger, settings, worker)
-            for label, ledger, worker in sides
-        }
-        done = {label: 0 for label, _, _ in sides}
-        turns: dict[str, list[Measurement]] = {label: [] for label, _, _ in sides}
+        sides: list[tuple[str, Side]] = [
+            ("single", Turns("single", [make(grouped, settings, 0)])),
+            ("single-alone", Turns("single-alone", [make(alone, settings, 1)])),
+        ]
         before = _committer_counts(grouped)
-        for number in range(ALONE_TURNS):
-            if any(part.errors for parts in turns.values() for part in parts):
-                break
-            order = sides if number % 2 == 0 else sides[::-1]  # ABBA: neither always first
-            for label, _, _ in order:
-                stage(f"{label}, turn {number + 1} of {ALONE_TURNS}")
-                op, offset = ops[label], done[label]
 
-                @contextmanager
-                def session(_: int, op: Op = op, offset: int = offset) -> Iterator[Op]:
-                    yield lambda i: op(offset + i)
+        def finish(rows: dict[str, Measurement]) -> None:
+            single, single_alone = rows["single"], rows["single-alone"]
+            single.extra.update(_group_commit_stats(before, _committer_counts(grouped)))
+            if settings.verify:
+                stage("verifying the books")
+                _verify(grouped, single)
+                single_alone.extra.update(verified=single.extra["verified"])
 
-                measured = drive(label, 1, turn, session)
-                done[label] += measured.calls
-                turns[label].append(measured)
-        rows = [(label, Measurement.combined(turns[label])) for label, _, _ in sides]
-        rows[0][1].extra.update(_group_commit_stats(before, _committer_counts(grouped)))
-        if settings.verify:
-            stage("verifying the books")
-            _verify(grouped, rows[0][1])
-            rows[1][1].extra.update(verified=rows[0][1].extra["verified"])
-    return rows
+        yield Trial(sides, finish)
 
 
 def _committer_counts(ledger: Ledger) -> tuple[int, int] | None:
@@ -243,10 +235,12 @@ def _holds(ledger: Ledger, settings: RunSettings, worker: int) -> Op:
     return op
 
 
-def _http(db: Database, settings: RunSettings, stage: Stage) -> list[tuple[str, Measurement]]:
-    from strongroom.bench.http import measure_http
+@contextmanager
+def _http(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Trial]:
+    from strongroom.bench.http import open_http
 
-    return measure_http(db, settings, stage)
+    with open_http(db, settings, stage) as trial:
+        yield trial
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -1,0 +1,103 @@
+"""Sides of a comparison take turns: ABC, CBA, ...; no call number comes twice.
+
+These run the real thread driver on operations that only record their calls.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from strongroom.bench.measure import Budget, Op, Side, Turns, alternate, turn_budgets
+
+
+class _Recorder:
+    """Operations that note (side, worker, number) in the order calls happen."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+        self._lock = threading.Lock()
+
+    def side(self, label: str, callers: int = 1, units_per_call: int = 1) -> Turns:
+        def op_of(worker: int) -> Op:
+            def op(number: int) -> None:
+                with self._lock:
+                    self.calls.append((label, worker, number))
+
+            return op
+
+        return Turns(label, [op_of(w) for w in range(callers)], units_per_call)
+
+
+def test_sides_alternate_in_abba_order() -> None:
+    """Each turn runs every side once; every other turn in reverse order."""
+    record = _Recorder()
+    sides = [record.side("a"), record.side("b"), record.side("c")]
+    alternate(sides, Budget(count=4))  # four turns of one call each
+    assert "".join(label for label, _, _ in record.calls) == "abccbaabccba"
+    assert all(len(side.turns) == 4 for side in sides)
+
+
+def test_call_numbers_go_on_across_turns() -> None:
+    """A worker's calls are numbered 0, 1, 2, ... over all its turns: no number twice,
+    so no idempotency key made from it comes twice."""
+    record = _Recorder()
+    side = record.side("a", callers=3)
+    other = record.side("b")
+    alternate([side, other], Budget(count=30))
+    assert len(side.turns) == 10
+    for worker in range(3):
+        numbers = [n for label, w, n in record.calls if label == "a" and w == worker]
+        assert numbers == list(range(len(numbers)))
+        assert len(numbers) == 10
+
+
+def test_measurement_combines_the_turns() -> None:
+    """A side's measurement is its turns together, and says how many there were."""
+    record = _Recorder()
+    side = record.side("a", callers=2)
+    alternate([side], Budget(count=20))
+    whole = side.measurement()
+    assert whole.calls == 20 == sum(turn.calls for turn in side.turns)
+    assert whole.seconds == pytest.approx(sum(turn.seconds for turn in side.turns))
+    assert whole.extra["turns"] == len(side.turns) == 10
+    assert len(whole.latencies) == 20
+
+
+def test_a_failed_turn_ends_the_turns() -> None:
+    """A side whose call raises stops the alternation after that turn, error kept."""
+
+    def broken(number: int) -> None:
+        if number == 2:
+            raise RuntimeError("no more")
+
+    record = _Recorder()
+    healthy = record.side("a")
+    failing = Turns("b", [broken])
+    alternate([healthy, failing], Budget(count=20))  # ten turns of two calls
+    assert len(failing.turns) == 2  # calls 0 and 1, then 2 fails in the second turn
+    assert failing.failed
+    assert "RuntimeError: no more" in failing.measurement().errors[0]
+    assert len(healthy.turns) == 2
+
+
+@pytest.mark.parametrize(
+    ("seconds", "turns"), [(0.1, 1), (2, 1), (5, 2), (10, 4), (15, 6), (150, 10)]
+)
+def test_timed_turns_last_about_two_and_a_half_seconds(seconds: float, turns: int) -> None:
+    """By time, the budget is shared into turns of about 2.5 s, at most ten."""
+    budgets = turn_budgets(Budget(seconds=seconds), [])
+    assert len(budgets) == turns
+    assert sum(b.seconds or 0 for b in budgets) == pytest.approx(seconds)
+
+
+def test_counted_turns_leave_every_worker_a_call() -> None:
+    """By count, no more turns than give each worker of each side one call a turn;
+    the shares add up to the count."""
+    one, many, batch = Side("one", 1), Side("many", 16), Side("batch", 1, units_per_call=1000)
+    assert [b.count for b in turn_budgets(Budget(count=4), [one])] == [1, 1, 1, 1]
+    assert [b.count for b in turn_budgets(Budget(count=25), [one])] == [3] * 5 + [2] * 5
+    assert [b.count for b in turn_budgets(Budget(count=40), [one, many])] == [20, 20]
+    assert [b.count for b in turn_budgets(Budget(count=4), [one, many])] == [4]
+    assert [b.count for b in turn_budgets(Budget(count=4), [batch])] == [4]
