@@ -6,10 +6,22 @@ These run the real thread driver on operations that only record their calls.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 
 import pytest
 
-from strongroom.bench.measure import Budget, Op, Side, Turns, alternate, turn_budgets
+from strongroom.bench.measure import (
+    Budget,
+    Measurement,
+    Op,
+    Side,
+    Turns,
+    alternate,
+    drive,
+    inside,
+    settle,
+    turn_budgets,
+)
 
 
 class _Recorder:
@@ -83,11 +95,12 @@ def test_a_failed_turn_ends_the_turns() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "turns"), [(0.1, 1), (2, 1), (5, 2), (10, 4), (15, 6), (150, 10)]
+    ("seconds", "turn", "turns"),
+    [(0.1, 1.0, 1), (2, 1.0, 2), (10, 1.0, 10), (150, 1.0, 10), (10, 2.5, 4), (10, 5.0, 2)],
 )
-def test_timed_turns_last_about_two_and_a_half_seconds(seconds: float, turns: int) -> None:
-    """By time, the budget is shared into turns of about 2.5 s, at most ten."""
-    budgets = turn_budgets(Budget(seconds=seconds), [])
+def test_timed_turns_last_about_the_turn_seconds(seconds: float, turn: float, turns: int) -> None:
+    """By time, the budget is shared into turns of about ``turn`` seconds, at most ten."""
+    budgets = turn_budgets(Budget(seconds=seconds), [], turn)
     assert len(budgets) == turns
     assert sum(b.seconds or 0 for b in budgets) == pytest.approx(seconds)
 
@@ -101,3 +114,33 @@ def test_counted_turns_leave_every_worker_a_call() -> None:
     assert [b.count for b in turn_budgets(Budget(count=40), [one, many])] == [20, 20]
     assert [b.count for b in turn_budgets(Budget(count=4), [one, many])] == [4]
     assert [b.count for b in turn_budgets(Budget(count=4), [batch])] == [4]
+
+
+def test_a_timed_rate_counts_the_window_only() -> None:
+    """In time mode the rate is over the window: of a call that ends after it closes,
+    only the share inside counts. One caller of 0.1 s calls and one of 0.7 s calls,
+    a 1 s window: 10 + (1 + 0.3 / 0.7) calls in 1 s, where counting the last calls
+    whole until they ended would give 12 calls in 1.4 s."""
+    assert inside(0.7, 1.4, 1.0) == pytest.approx(0.3 / 0.7)
+    measured = Measurement("m", callers=2, units_per_call=1, calls=12)
+    settle(measured, Budget(seconds=1.0), elapsed=1.4, overran=[0.0, 0.3 / 0.7])
+    assert measured.seconds == 1.0
+    assert measured.units == pytest.approx(11 + 0.3 / 0.7)
+    assert measured.rate == pytest.approx(11.43, abs=0.01)
+
+
+def test_a_counted_budget_counts_every_call_over_its_wall_time() -> None:
+    """By count there is no window: every call, over the time until the last ended."""
+    measured = Measurement("m", callers=2, units_per_call=10, calls=12)
+    settle(measured, Budget(count=120), elapsed=1.4, overran=[0.0, 0.0])
+    assert (measured.seconds, measured.units, measured.counted) == (1.4, 120, None)
+
+
+def test_drive_by_time_reports_its_window() -> None:
+    """A timed drive's seconds are the budget's; one caller's counted calls lie between
+    its calls less the last and its calls."""
+    measured = drive("m", 1, Budget(seconds=0.05), lambda _: nullcontext(lambda i: None))
+    assert measured.seconds == 0.05
+    assert measured.counted is not None
+    assert measured.calls - 1 <= measured.counted <= measured.calls
+    assert len(measured.latencies) == measured.calls

@@ -40,7 +40,14 @@ import httpx
 
 from strongroom.access.service import Access
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import MAX_ERRORS_KEPT, Budget, Measurement, Side
+from strongroom.bench.measure import (
+    MAX_ERRORS_KEPT,
+    Budget,
+    Measurement,
+    Side,
+    inside,
+    settle,
+)
 from strongroom.bench.scenarios import RunSettings, Stage, Trial
 from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
 from strongroom.engine.ledger import Ledger
@@ -262,6 +269,7 @@ def _drive(
     host, port = url.host, url.port or 80
     result = Measurement(label, clients, units_per_call)
     per_client: list[list[float]] = [[] for _ in range(clients)]
+    overran = [0.0] * clients  # see measure.settle
 
     async def client(number: int, began: asyncio.Event, stop: asyncio.Event) -> None:
         request, check = make(number)
@@ -277,7 +285,10 @@ def _drive(
                 if stop.is_set() or (deadline is not None and start >= deadline):
                     return
                 status, body = await _exchange(reader, writer, request(i))
-                latencies.append(clock() - start)
+                ended = clock()
+                latencies.append(ended - start)
+                if deadline is not None and ended > deadline:
+                    overran[number] = inside(start, ended, deadline)
                 check(status, body)
         except Exception as exc:  # reported with the measurement, never swallowed
             stop.set()
@@ -286,14 +297,17 @@ def _drive(
         finally:
             writer.close()
 
+    elapsed = 0.0
+
     async def run() -> None:
+        nonlocal elapsed
         began, stop = asyncio.Event(), asyncio.Event()
         tasks = [asyncio.create_task(client(n, began, stop)) for n in range(clients)]
         await asyncio.sleep(0.2)  # let every connection open before the clock starts
         start, cpu = time.perf_counter(), time.thread_time()
         began.set()
         await asyncio.gather(*tasks)
-        result.seconds = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
         result.cpu_seconds = time.thread_time() - cpu
 
     # A thread of its own: the caller may already run an event loop.
@@ -303,6 +317,7 @@ def _drive(
     for latencies in per_client:
         result.latencies.extend(latencies)
     result.calls = len(result.latencies)
+    settle(result, budget, elapsed, overran)
     return result
 
 

@@ -6,6 +6,12 @@ then calls its operation again and again until its share of the count is done
 or the time is up; a call that raises stops every thread. Every loop is bounded
 by a count, and in time mode by the clock as well, so a measurement always ends.
 
+In time mode the rate is taken over the window, the budget's seconds from the
+start: the calls still running when it closes count for the share of them that
+fell inside it. Counted whole, with the time until the last of them ended, they
+would make every measurement slower than its steady state by up to a call's
+latency, the more so the shorter the window and the more callers share it.
+
 A ratio compares two measurements, and this machine drifts: its speed moves by
 tens of percent within minutes. So the sides of a comparison (Strongroom and its
 baseline, or two ways of running Strongroom) take turns (:func:`alternate`):
@@ -37,9 +43,9 @@ MAX_CALLS_PER_WORKER = 10_000_000
 """A ceiling on the calls of one worker in time mode, far above any real rate."""
 MAX_ERRORS_KEPT = 5
 MAX_TURNS = 10
-TURN_SECONDS = 2.5
-"""The time a turn aims at: long enough that the calls still in flight when a
-turn's clock runs out (a group commit, an HTTP request's p99) weigh little."""
+TURN_SECONDS = 1.0
+"""The time a turn aims at, unless its scenario asks for longer turns (calls that
+take a good part of a second want turns of many calls)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +82,12 @@ class Measurement:
     callers: int
     units_per_call: int
     calls: int = 0
+    """Every call made; each has its latency."""
     seconds: float = 0.0
+    """The window (time mode), or the wall time until the last call ended (count)."""
+    counted: float | None = None
+    """The calls the rate counts, in time mode: those that ended inside the window
+    and, of each call that ended after it closed, the share that fell inside it."""
     cpu_seconds: float = 0.0
     """CPU time of this process (every thread) while the measurement ran."""
     latencies: list[float] = field(default_factory=list, repr=False)
@@ -84,8 +95,9 @@ class Measurement:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def units(self) -> int:
-        return self.calls * self.units_per_call
+    def units(self) -> float:
+        """The transfers (or writes) the rate counts."""
+        return (self.calls if self.counted is None else self.counted) * self.units_per_call
 
     @property
     def rate(self) -> float:
@@ -105,6 +117,10 @@ class Measurement:
         """One measurement of the turns ``parts`` (same label, callers and unit) ran in."""
         first = parts[0]
         whole = cls(first.label, first.callers, first.units_per_call)
+        if any(part.counted is not None for part in parts):
+            whole.counted = sum(
+                part.calls if part.counted is None else part.counted for part in parts
+            )
         for part in parts:
             whole.calls += part.calls
             whole.seconds += part.seconds
@@ -123,7 +139,7 @@ class Measurement:
             "callers": self.callers,
             "units_per_call": self.units_per_call,
             "calls": self.calls,
-            "units": self.units,
+            "units": round(self.units, 1),
             "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "rate": round(self.rate, 1),
@@ -148,6 +164,9 @@ def drive(
     stop = threading.Event()
     ready = threading.Barrier(callers + 1, timeout=120)
     per_worker: list[list[float]] = [[] for _ in range(callers)]
+    overran = [
+        0.0
+    ] * callers  # per worker: the part of its last call inside the window, if it overran
     lock = threading.Lock()
 
     def fail(exc: BaseException) -> None:
@@ -163,7 +182,7 @@ def drive(
             with session(number) as op:
                 ready.wait()
                 deadline = None if budget.seconds is None else time.perf_counter() + budget.seconds
-                _loop(op, limit, deadline, stop, latencies)
+                overran[number] = _loop(op, limit, deadline, stop, latencies)
         except threading.BrokenBarrierError:
             return  # another worker failed to open its session
         except BaseException as exc:  # reported with the measurement, never swallowed
@@ -178,26 +197,53 @@ def drive(
     start, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.join()
-    result.seconds = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
     result.cpu_seconds = time.process_time() - cpu
     for latencies in per_worker:
         result.latencies.extend(latencies)
     result.calls = len(result.latencies)
+    settle(result, budget, elapsed, overran)
     return result
+
+
+def settle(result: Measurement, budget: Budget, elapsed: float, overran: list[float]) -> None:
+    """Set the measurement's time, and in time mode the calls its rate counts.
+
+    ``overran`` holds, per worker, the share of its last call inside the window
+    if that call ended after the window closed, else 0. A measurement stopped
+    early by an error keeps its elapsed time.
+    """
+    if budget.seconds is None or result.errors:
+        result.seconds = elapsed
+        return
+    late = sum(1 for share in overran if share)
+    result.seconds = budget.seconds
+    result.counted = result.calls - late + sum(overran)
 
 
 def _loop(
     op: Op, limit: int, deadline: float | None, stop: threading.Event, latencies: list[float]
-) -> None:
+) -> float:
+    """Call ``op`` until done; returns :func:`inside` of the last call."""
     clock = time.perf_counter
     for i in range(limit):
         if stop.is_set():
-            return
+            return 0.0
         began = clock()
         if deadline is not None and began >= deadline:
-            return
+            return 0.0
         op(i)
-        latencies.append(clock() - began)
+        ended = clock()
+        latencies.append(ended - began)
+        if deadline is not None and ended > deadline:
+            return inside(began, ended, deadline)
+    return 0.0
+
+
+def inside(began: float, ended: float, deadline: float) -> float:
+    """The share of a call from ``began`` to ``ended`` before ``deadline`` (0 to 1),
+    for a call that ended after it; ``ended > deadline`` is the caller's to check."""
+    return min(1.0, max(0.0, (deadline - began) / (ended - began)))
 
 
 # -- turns -----------------------------------------------------------------------------------
@@ -262,15 +308,17 @@ class Turns(Side):
         return drive(self.label, self.callers, budget, session, units_per_call=self.units_per_call)
 
 
-def turn_budgets(budget: Budget, sides: Sequence[Side]) -> list[Budget]:
+def turn_budgets(
+    budget: Budget, sides: Sequence[Side], turn_seconds: float = TURN_SECONDS
+) -> list[Budget]:
     """The budget of each turn: ``budget`` shared out over up to :data:`MAX_TURNS`.
 
-    By time, turns of about :data:`TURN_SECONDS`. By count, as many turns as
-    leave every side at least one call per worker per turn (a count smaller than
-    a side's callers times its units per call is one turn).
+    By time, turns of about ``turn_seconds``. By count, as many turns as leave
+    every side at least one call per worker per turn (a count smaller than a
+    side's callers times its units per call is one turn).
     """
     if budget.seconds is not None:
-        turns = max(1, min(MAX_TURNS, round(budget.seconds / TURN_SECONDS)))
+        turns = max(1, min(MAX_TURNS, round(budget.seconds / turn_seconds)))
         return [Budget(seconds=budget.seconds / turns)] * turns
     count = budget.count or 0
     turns = min(
@@ -282,13 +330,16 @@ def turn_budgets(budget: Budget, sides: Sequence[Side]) -> list[Budget]:
 
 
 def alternate(
-    sides: Sequence[Side], budget: Budget, stage: Callable[[str], None] | None = None
+    sides: Sequence[Side],
+    budget: Budget,
+    stage: Callable[[str], None] | None = None,
+    turn_seconds: float = TURN_SECONDS,
 ) -> None:
     """Run ``sides`` in turns sharing ``budget``: ABC, CBA, ABC, ...
 
     Stops after the turn in which any side failed (its errors are in its turns).
     """
-    budgets = turn_budgets(budget, sides)
+    budgets = turn_budgets(budget, sides, turn_seconds)
     for number, share in enumerate(budgets):
         order = sides if number % 2 == 0 else list(reversed(sides))
         for side in order:

@@ -232,7 +232,7 @@ def _run_one(
                     stage(f"{spec.label}: setting up")
                     opened[spec] = stack.enter_context(open_baseline(db, spec, settings.accounts))
             sides = [side for _, side in trial.sides] + list(opened.values())
-            alternate(sides, settings.budget, stage)
+            alternate(sides, settings.budget, stage, scenario.turn_seconds)
             measured = {row: side.measurement() for row, side in trial.sides}
             baselines = {spec: side.measurement() for spec, side in opened.items()}
             trial.finish(measured)

@@ -41,7 +41,7 @@ from strongroom.bench.baseline import (
     Baseline,
 )
 from strongroom.bench.databases import Database
-from strongroom.bench.measure import Budget, Measurement, Op, Side, Turns
+from strongroom.bench.measure import TURN_SECONDS, Budget, Measurement, Op, Side, Turns
 from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
 from strongroom.engine.ledger import Ledger
 from strongroom.engine.requests import TransferRequest
@@ -85,6 +85,7 @@ class Scenario:
     """A named workload; ``open`` sets it up and yields its rows as sides.
 
     Each row stands beside ``baseline``, or beside its own in ``row_baselines``.
+    Its sides and their baselines take turns of about ``turn_seconds``.
     """
 
     name: str
@@ -92,6 +93,7 @@ class Scenario:
     baseline: Baseline
     open: Opener
     row_baselines: Mapping[str, Baseline] = field(default_factory=dict)
+    turn_seconds: float = TURN_SECONDS
 
     def baseline_of(self, row: str) -> Baseline:
         return self.row_baselines.get(row, self.baseline)
@@ -269,6 +271,7 @@ SCENARIOS: dict[str, Scenario] = {
             f"1 caller, {BATCH_SIZE:,} transfers per call",
             BATCHED_100,
             _on_ledger("batch", 1, BATCH_SIZE, _batches),
+            turn_seconds=2.5,  # a call is a few tenths of a second
         ),
         Scenario(
             "holds",
@@ -282,6 +285,9 @@ SCENARIOS: dict[str, Scenario] = {
             PER_COMMIT_8,
             _http,
             {"http-batch": BATCHED_100},
+            # 64 clients queue: a request waits a tenth of a second for a transfer,
+            # seconds for a batch; a turn needs many of them to reach its steady state.
+            turn_seconds=5.0,
         ),
     ]
 }
