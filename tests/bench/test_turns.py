@@ -5,7 +5,9 @@ These run the real thread driver on operations that only record their calls.
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections import Counter
 from contextlib import nullcontext
 
 import pytest
@@ -19,6 +21,7 @@ from strongroom.bench.measure import (
     alternate,
     drive,
     inside,
+    orders,
     settle,
     turn_budgets,
 )
@@ -42,13 +45,35 @@ class _Recorder:
         return Turns(label, [op_of(w) for w in range(callers)], units_per_call)
 
 
-def test_sides_alternate_in_abba_order() -> None:
-    """Each turn runs every side once; every other turn in reverse order."""
+def test_sides_take_turns_in_a_balanced_order() -> None:
+    """Each turn runs every side once, in the next order of the cycle."""
     record = _Recorder()
     sides = [record.side("a"), record.side("b"), record.side("c")]
-    alternate(sides, Budget(count=4))  # four turns of one call each
-    assert "".join(label for label, _, _ in record.calls) == "abccbaabccba"
-    assert all(len(side.turns) == 4 for side in sides)
+    alternate(sides, Budget(count=7))  # seven turns of one call each
+    runs = "".join(label for label, _, _ in record.calls)
+    assert [runs[k : k + 3] for k in range(0, 21, 3)] == [
+        "abc", "cba", "bca", "acb", "cab", "bac", "abc"
+    ]  # fmt: skip
+    assert all(len(side.turns) == 7 for side in sides)
+    two = _Recorder()
+    alternate([two.side("a"), two.side("b")], Budget(count=4))
+    assert "".join(label for label, _, _ in two.calls) == "abbaabba"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
+def test_each_side_takes_each_place_and_follows_each_other_alike(n: int) -> None:
+    """Over a cycle of orders, every side runs in every position equally often and
+    right after every other side equally often (a Williams design)."""
+    cycle = orders(n)
+    for order in cycle:
+        assert sorted(order) == list(range(n))
+    places = Counter((position, side) for order in cycle for position, side in enumerate(order))
+    assert set(places.values()) == {len(cycle) // n}
+    assert len(places) == n * n
+    follows = Counter(pair for order in cycle for pair in itertools.pairwise(order))
+    if n > 1:
+        assert len(follows) == n * (n - 1)
+        assert len(set(follows.values())) == 1
 
 
 def test_call_numbers_go_on_across_turns() -> None:
@@ -74,6 +99,7 @@ def test_measurement_combines_the_turns() -> None:
     assert whole.calls == 20 == sum(turn.calls for turn in side.turns)
     assert whole.seconds == pytest.approx(sum(turn.seconds for turn in side.turns))
     assert whole.extra["turns"] == len(side.turns) == 10
+    assert whole.extra["turn_rates"] == [round(turn.rate, 1) for turn in side.turns]
     assert len(whole.latencies) == 20
 
 

@@ -15,10 +15,11 @@ latency, the more so the shorter the window and the more callers share it.
 A ratio compares two measurements, and this machine drifts: its speed moves by
 tens of percent within minutes. So the sides of a comparison (Strongroom and its
 baseline, or two ways of running Strongroom) take turns (:func:`alternate`):
-each runs a share of the budget, then the next, the order reversed every turn
-(ABC, CBA, ABC, ...), so that drift falls on every side alike and none is always
-first. A side (:class:`Turns`) numbers each worker's calls on from where its
-last turn stopped: no call number, and so no idempotency key, comes twice.
+each runs a share of the budget, then the next, in an order that changes every
+turn (:func:`orders`), so that drift falls on every side alike and no side is
+always first, or always after the same other. A side (:class:`Turns`) numbers
+each worker's calls on from where its last turn stopped: no call number, and so
+no idempotency key, comes twice.
 """
 
 from __future__ import annotations
@@ -272,11 +273,13 @@ class Side:
         raise NotImplementedError
 
     def measurement(self) -> Measurement:
-        """Every turn as one measurement, with the number of turns in ``extra``."""
+        """Every turn as one measurement; ``extra`` has the number of turns and the
+        rate of each (how much the side moved within the run)."""
         if not self.turns:
             return Measurement(self.label, self.callers, self.units_per_call)
         whole = Measurement.combined(self.turns)
         whole.extra["turns"] = len(self.turns)
+        whole.extra["turn_rates"] = [round(turn.rate, 1) for turn in self.turns]
         return whole
 
 
@@ -329,20 +332,45 @@ def turn_budgets(
     return [Budget(count=share) for share in shares]
 
 
+def orders(n: int) -> list[list[int]]:
+    """The order of the ``n`` sides in each turn, cycled: a Williams design.
+
+    Over a cycle every side runs once in every position and right after every
+    other side once, so neither going first nor following a particular side (a
+    baseline that just filled the disk's cache, say) favours one: AB BA for two
+    sides; ABC CBA BCA ACB CAB BAC for three. (Reversing every other turn alone,
+    ABC CBA, would put the middle side always right after another, never after
+    itself.)
+    """
+    if n <= 1:
+        return [list(range(n))]
+    first, low, high = [0], 1, n - 1
+    while low <= high:
+        first.append(low)
+        low += 1
+        if low <= high:
+            first.append(high)
+            high -= 1
+    rows = [[(k + shift) % n for k in first] for shift in range(n)]
+    if n % 2 == 0:
+        return rows
+    return [row for pair in zip(rows, (r[::-1] for r in rows), strict=True) for row in pair]
+
+
 def alternate(
     sides: Sequence[Side],
     budget: Budget,
     stage: Callable[[str], None] | None = None,
     turn_seconds: float = TURN_SECONDS,
 ) -> None:
-    """Run ``sides`` in turns sharing ``budget``: ABC, CBA, ABC, ...
+    """Run ``sides`` in turns sharing ``budget``, in the orders of :func:`orders`.
 
     Stops after the turn in which any side failed (its errors are in its turns).
     """
     budgets = turn_budgets(budget, sides, turn_seconds)
+    cycle = orders(len(sides))
     for number, share in enumerate(budgets):
-        order = sides if number % 2 == 0 else list(reversed(sides))
-        for side in order:
+        for side in (sides[k] for k in cycle[number % len(cycle)]):
             if stage is not None:
                 stage(f"{side.label}, turn {number + 1} of {len(budgets)}")
             side.turn(share)
