@@ -165,9 +165,8 @@ def drive(
     stop = threading.Event()
     ready = threading.Barrier(callers + 1, timeout=120)
     per_worker: list[list[float]] = [[] for _ in range(callers)]
-    overran = [
-        0.0
-    ] * callers  # per worker: the part of its last call inside the window, if it overran
+    # Per worker: the share of its last call inside the window, if it overran it.
+    overran = [0.0] * callers
     lock = threading.Lock()
 
     def fail(exc: BaseException) -> None:
