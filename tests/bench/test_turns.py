@@ -16,7 +16,6 @@ from strongroom.bench.measure import (
     Budget,
     Measurement,
     Op,
-    Side,
     Turns,
     alternate,
     drive,
@@ -134,7 +133,11 @@ def test_timed_turns_last_about_the_turn_seconds(seconds: float, turn: float, tu
 def test_counted_turns_leave_every_worker_a_call() -> None:
     """By count, no more turns than give each worker of each side one call a turn;
     the shares add up to the count."""
-    one, many, batch = Side("one", 1), Side("many", 16), Side("batch", 1, units_per_call=1000)
+
+    def side(callers: int, units_per_call: int = 1) -> Turns:
+        return Turns("side", [lambda _: None] * callers, units_per_call)
+
+    one, many, batch = side(1), side(16), side(1, units_per_call=1000)
     assert [b.count for b in turn_budgets(Budget(count=4), [one])] == [1, 1, 1, 1]
     assert [b.count for b in turn_budgets(Budget(count=25), [one])] == [3] * 5 + [2] * 5
     assert [b.count for b in turn_budgets(Budget(count=40), [one, many])] == [20, 20]

@@ -20,7 +20,6 @@ each phase (transfers, batches), over the samples of its turns.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import socket
@@ -46,6 +45,7 @@ from strongroom.bench.measure import (
     Measurement,
     Side,
     inside,
+    numbered,
     settle,
 )
 from strongroom.bench.scenarios import RunSettings, Stage, Trial
@@ -121,7 +121,7 @@ class _HttpSide(Side):
         self.phase = phase
         self._server = server
         self._sampler = sampler
-        self._clients = [(_numbered(request), check) for request, check in clients]
+        self._clients = [(numbered(request), check) for request, check in clients]
         self._server_cpu = 0.0
 
     def _run(self, budget: Budget) -> Measurement:
@@ -144,12 +144,6 @@ class _HttpSide(Side):
         measured = super().measurement()
         measured.extra["server_cpu_seconds"] = round(self._server_cpu, 2)
         return measured
-
-
-def _numbered(request: Request) -> Request:
-    """``request`` called with 0, 1, 2, ... whatever number its caller passes."""
-    numbers = itertools.count()
-    return lambda _: request(next(numbers))
 
 
 def _prepare(db: Database, accounts: int) -> tuple[str, str]:

@@ -24,13 +24,15 @@ no idempotency key, comes twice.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strongroom.domain.errors import ValidationError
 
@@ -39,6 +41,8 @@ Op = Callable[[int], None]
 
 Session = Callable[[int], AbstractContextManager[Op]]
 """Opens a worker's session (given the worker's number) and yields its operation."""
+
+T = TypeVar("T")
 
 MAX_CALLS_PER_WORKER = 10_000_000
 """A ceiling on the calls of one worker in time mode, far above any real rate."""
@@ -249,7 +253,7 @@ def inside(began: float, ended: float, deadline: float) -> float:
 # -- turns -----------------------------------------------------------------------------------
 
 
-class Side:
+class Side(ABC):
     """One side of a comparison, measured in turns (see :func:`alternate`)."""
 
     def __init__(self, label: str, callers: int, units_per_call: int = 1) -> None:
@@ -268,8 +272,9 @@ class Side:
         self.turns.append(measured)
         return measured
 
+    @abstractmethod
     def _run(self, budget: Budget) -> Measurement:
-        raise NotImplementedError
+        """Drive every caller of the side for one turn of ``budget``."""
 
     def measurement(self) -> Measurement:
         """Every turn as one measurement; ``extra`` has the number of turns and the
@@ -292,22 +297,21 @@ class Turns(Side):
 
     def __init__(self, label: str, ops: Sequence[Op], units_per_call: int = 1) -> None:
         super().__init__(label, len(ops), units_per_call)
-        self._ops = list(ops)
-        self._next = [0] * len(ops)
+        self._ops = [numbered(op) for op in ops]
 
     def _run(self, budget: Budget) -> Measurement:
-        @contextmanager
-        def session(worker: int) -> Iterator[Op]:
-            op, after = self._ops[worker], self._next
-
-            def numbered(_: int) -> None:
-                number = after[worker]
-                after[worker] = number + 1  # taken even if the call fails: never reused
-                op(number)
-
-            yield numbered
+        def session(worker: int) -> AbstractContextManager[Op]:
+            return nullcontext(self._ops[worker])
 
         return drive(self.label, self.callers, budget, session, units_per_call=self.units_per_call)
+
+
+def numbered(call: Callable[[int], T]) -> Callable[[int], T]:
+    """``call`` given 0, 1, 2, ... whatever number its caller passes: a worker's
+    numbering goes on across turns. A number is taken even if its call fails, so
+    none is used twice."""
+    numbers = itertools.count()
+    return lambda _: call(next(numbers))
 
 
 def turn_budgets(
