@@ -72,11 +72,47 @@ def test_each_scenario_has_a_figure_and_a_baseline(report: dict[str, Any], scena
 def test_each_row_took_turns_with_its_baseline(report: dict[str, Any], scenario: str) -> None:
     """A row and its baseline ran in as many turns, alternating (``--n 4``: a turn for
     each call of the side with the fewest calls: one turn beside 8 or 16 callers or
-    1,000 transfers a call, two for holds, whose calls write twice)."""
+    1,000 transfers a call, as single's rows share a trial with concurrent's 16
+    callers; two for holds, whose calls write twice)."""
     row = _row(report, scenario)
     ours, base = row["strongroom"]["extra"]["turns"], row["baseline"]["extra"]["turns"]
     assert ours == base
-    assert ours == {"single": 4, "single-alone": 4, "holds": 2}.get(scenario, 1)
+    assert ours == {"holds": 2}.get(scenario, 1)
+
+
+SHARED = ["single", "single-alone", "concurrent", "hot"]
+
+
+def test_single_concurrent_and_hot_share_one_trial(report: dict[str, Any]) -> None:
+    """Run together, single, concurrent and hot are one trial: their rows took turns
+    with each other, so the targets on their ratios say they were measured in turns;
+    every other scenario is a trial of its own."""
+    for scenario in SHARED:
+        assert _row(report, scenario)["trial"] == SHARED
+    assert _row(report, "http")["trial"] == ["http", "http-batch"]
+    assert _row(report, "batch")["trial"] == ["batch"]
+    between = {t["name"]: t for t in report["targets"] if "in_turns" in t}
+    assert set(between) == {"concurrent / single", "hot / concurrent"}
+    assert all(t["in_turns"] for t in between.values())
+    single, concurrent = _row(report, "single"), _row(report, "concurrent")
+    ratio = concurrent["strongroom"]["rate"] / single["strongroom"]["rate"]
+    assert between["concurrent / single"]["value"] == pytest.approx(ratio, rel=1e-2)
+    assert "concurrent / single" in to_markdown(report)
+
+
+def test_a_scenario_chosen_alone_is_a_trial_of_its_own() -> None:
+    """``--scenario single`` alone: its two rows and their baseline take a turn for
+    each of the four calls, and no ratio to another scenario is reported."""
+    args = ["--scenario", "single", "--backend", "sqlite", "--n", "4", "--accounts", "8"]
+    result = runner.invoke(app, ["bench", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["scenario"] for r in data["results"]] == ["single", "single-alone"]
+    for row in data["results"]:
+        assert row["trial"] == ["single", "single-alone"]
+        assert row["strongroom"]["extra"]["turns"] == row["baseline"]["extra"]["turns"] == 4
+        assert row["strongroom"]["extra"]["verified"] is True
+    assert not [t for t in data["targets"] if "in_turns" in t]
 
 
 VERIFIED = ["single", "single-alone", "concurrent", "hot", "batch", "holds", "http-batch"]

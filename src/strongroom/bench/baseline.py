@@ -12,7 +12,7 @@ PostgreSQL through psycopg at READ COMMITTED (its default) with
 order; SQLite through the standard library's ``sqlite3`` in WAL mode with
 ``synchronous=FULL`` (the same durability as Strongroom), every transaction
 ``BEGIN IMMEDIATE``. The tables (``baseline_*``) live in the scenario's own
-fresh database, beside Strongroom's, made anew for each baseline.
+fresh database, beside Strongroom's, made once for the baselines of a trial.
 """
 
 from __future__ import annotations
@@ -52,14 +52,22 @@ PER_COMMIT_8_HOT = Baseline(callers=8, pattern="hot")
 BATCHED_100 = Baseline(callers=1, per_commit=100)
 
 
-@contextmanager
-def open_baseline(db: Database, spec: Baseline, accounts: int) -> Iterator[Turns]:
-    """Create the baseline's tables in ``db``; yield it as a side measured in turns.
+def set_up_baseline(db: Database, accounts: int) -> None:
+    """Create the baselines' tables in ``db`` (anew), every account's balance at zero.
 
-    Each caller's connection is opened here and stays open across the turns.
+    The baselines of one trial share them, as Strongroom's rows share its tables.
     """
     set_up = _set_up_sqlite if db.backend == "sqlite" else _set_up_postgresql
     set_up(db, accounts)
+
+
+@contextmanager
+def open_baseline(db: Database, spec: Baseline, accounts: int) -> Iterator[Turns]:
+    """The baseline ``spec`` on the tables :func:`set_up_baseline` made in ``db``, as a
+    side measured in turns.
+
+    Each caller's connection is opened here and stays open across the turns.
+    """
     session = _sqlite_session if db.backend == "sqlite" else _postgresql_session
     with ExitStack() as stack:
         ops = [

@@ -124,9 +124,16 @@ def targets_table(report: Report) -> Table:
     table.add_column("backend")
     table.add_column("value", justify="right")
     for target in targets(report.rows):
-        unit = " ms" if target["unit"] == "ms" else ""
-        table.add_row(target["name"], target["backend"], f"{target['value']:.3g}{unit}")
+        table.add_row(target["name"], target["backend"], _target_value(target))
     return table
+
+
+def _target_value(target: dict[str, Any]) -> str:
+    """The value, its unit, and for a ratio of two scenarios how they were measured."""
+    text = f"{target['value']:.3g}" + (" ms" if target["unit"] == "ms" else "")
+    if "in_turns" in target:
+        text += " (in turns)" if target["in_turns"] else " (one after the other)"
+    return text
 
 
 def show(report: Report, console: Console) -> None:
@@ -179,8 +186,7 @@ def to_markdown(data: dict[str, Any]) -> str:
         out.append("| " + " | ".join(cells) + " |")
     out += ["", "| ratio | backend | value |", "|---|---|--:|"]
     for t in data["targets"]:
-        unit = " ms" if t["unit"] == "ms" else ""
-        out.append(f"| {t['name']} | {t['backend']} | {t['value']:.3g}{unit} |")
+        out.append(f"| {t['name']} | {t['backend']} | {_target_value(t)} |")
     return "\n".join(out) + "\n"
 
 

@@ -1,11 +1,13 @@
 """Runs the chosen scenarios on the chosen backends, each beside its baseline.
 
-Each (scenario, backend) gets a fresh database. The scenario sets itself up
-there, the baselines create their tables beside it, and then Strongroom's rows
-and their baselines take turns (:func:`.measure.alternate`) until each has had
-its budget: every side meets the same disk, server and neighbours, and the
-machine's drift falls on all of them alike. A scenario that raises is recorded
-with its error and the run goes on; the report says what failed.
+Each trial (a scenario, or the scenarios that share one: see
+:func:`.scenarios.trials`) gets a fresh database on each backend. The trial sets
+itself up there, the baselines create their tables beside it, and then
+Strongroom's rows and their baselines take turns (:func:`.measure.alternate`)
+until each has had its budget: every side meets the same disk, server and
+neighbours, and the machine's drift falls on all of them alike. A trial that
+raises is recorded with its error on each of its scenarios, and the run goes on;
+the report says what failed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from strongroom.bench.baseline import Baseline, open_baseline
+from strongroom.bench.baseline import Baseline, open_baseline, set_up_baseline
 from strongroom.bench.databases import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -24,7 +26,14 @@ from strongroom.bench.databases import (
     postgres_reachable,
 )
 from strongroom.bench.measure import Budget, Measurement, Side, alternate
-from strongroom.bench.scenarios import SCENARIOS, RunSettings
+from strongroom.bench.scenarios import (
+    SCENARIOS,
+    RunSettings,
+    Scenario,
+    baseline_of,
+    open_trial,
+    trials,
+)
 from strongroom.domain.errors import StorageUnavailable, ValidationError
 
 DEFAULT_SECONDS = 10.0
@@ -120,6 +129,8 @@ class Row:
     backend: str
     ours: Measurement
     baseline: Measurement | None
+    trial: tuple[str, ...] = ()
+    """The rows measured in turns with this one (itself included)."""
 
     @property
     def ratio(self) -> float | None:
@@ -139,6 +150,7 @@ class Row:
             "strongroom": self.ours.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "ratio": None if ratio is None else round(ratio, 4),
+            "trial": list(self.trial),
         }
 
 
@@ -190,10 +202,11 @@ def run_suite(options: BenchOptions, progress: Progress | None = None) -> Report
         },
         notes=notes,
     )
-    progress.start(len(options.scenarios) * len(backends))
-    for name in options.scenarios:
+    planned = trials(options.scenarios)
+    progress.start(len(planned) * len(backends))
+    for trial in planned:
         for backend in backends:
-            report.rows.extend(_run_one(name, backend, settings, options.postgres_url, progress))
+            report.rows.extend(_run_one(trial, backend, settings, options.postgres_url, progress))
             progress.advance()
     return report
 
@@ -212,9 +225,13 @@ def _backends(options: BenchOptions) -> tuple[list[str], list[str]]:
 
 
 def _run_one(
-    name: str, backend: str, settings: RunSettings, admin_url: str, progress: Progress
+    scenarios: tuple[Scenario, ...],
+    backend: str,
+    settings: RunSettings,
+    admin_url: str,
+    progress: Progress,
 ) -> list[Row]:
-    scenario = SCENARIOS[name]
+    name = "+".join(s.name for s in scenarios)
 
     def stage(text: str) -> None:
         progress.stage(f"{name} on {backend}: {text}")
@@ -222,26 +239,31 @@ def _run_one(
     try:
         with (
             fresh_database(backend, admin_url) as db,
-            scenario.open(db, settings, stage) as trial,
+            open_trial(scenarios, db, settings, stage) as trial,
             ExitStack() as stack,
         ):
+            specs = list(dict.fromkeys(baseline_of(row) for row, _ in trial.sides))
+            stage("SQL: setting up")
+            set_up_baseline(db, settings.accounts)
             opened: dict[Baseline, Side] = {}
-            for row, _ in trial.sides:
-                spec = scenario.baseline_of(row)
-                if spec not in opened:
-                    stage(f"{spec.label}: setting up")
-                    opened[spec] = stack.enter_context(open_baseline(db, spec, settings.accounts))
+            for spec in specs:
+                opened[spec] = stack.enter_context(open_baseline(db, spec, settings.accounts))
             sides = [side for _, side in trial.sides] + list(opened.values())
-            alternate(sides, settings.budget, stage, scenario.turn_seconds)
+            turn_seconds = max(s.turn_seconds for s in scenarios)
+            alternate(sides, settings.budget, stage, turn_seconds)
             measured = {row: side.measurement() for row, side in trial.sides}
             baselines = {spec: side.measurement() for spec, side in opened.items()}
             trial.finish(measured)
-    except Exception as exc:  # a broken scenario is a finding of the run, not its end
-        failed = Measurement("strongroom", 0, 1)
-        failed.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
-        return [Row(name, backend, failed, None)]
+    except Exception as exc:  # a broken trial is a finding of the run, not its end
+        rows = []
+        for scenario in scenarios:
+            failed = Measurement("strongroom", 0, 1)
+            failed.errors.append(f"{type(exc).__name__}: {exc}"[:1000])
+            rows.append(Row(scenario.name, backend, failed, None))
+        return rows
+    together = tuple(measured)
     return [
-        Row(row, backend, ours, baselines[scenario.baseline_of(row)])
+        Row(row, backend, ours, baselines[baseline_of(row)], together)
         for row, ours in measured.items()
     ]
 
@@ -250,27 +272,34 @@ def _run_one(
 
 
 def targets(rows: list[Row]) -> list[dict[str, Any]]:
-    """The ratios the issue sets targets on, for each backend that has their rows."""
+    """The ratios the issue sets targets on, for each backend that has their rows.
+
+    A ratio of two scenarios says whether their rows took turns in one trial
+    (``in_turns``) or were measured one after the other.
+    """
     found = {(row.scenario, row.backend): row for row in rows if not row.errors}
     out: list[dict[str, Any]] = []
 
-    def add(name: str, backend: str, value: float | None, unit: str = "x") -> None:
+    def add(name: str, backend: str, value: float | None, unit: str = "x", **more: Any) -> None:
         if value is not None:
-            out.append({"name": name, "backend": backend, "value": round(value, 3), "unit": unit})
+            target = {"name": name, "backend": backend, "value": round(value, 3), "unit": unit}
+            out.append(target | more)
 
-    def rate_ratio(a: str, b: str, backend: str) -> float | None:
+    def between(a: str, b: str, backend: str) -> None:
+        """The ratio of two rows' rates, and whether they were measured in turns."""
         top, bottom = found.get((a, backend)), found.get((b, backend))
         if top is None or bottom is None or not bottom.ours.rate:
-            return None
-        return top.ours.rate / bottom.ours.rate
+            return
+        in_turns = b in top.trial
+        add(f"{a} / {b}", backend, top.ours.rate / bottom.ours.rate, in_turns=in_turns)
 
     def of(scenario: str, backend: str, pick: Callable[[Row], float | None]) -> float | None:
         row = found.get((scenario, backend))
         return None if row is None else pick(row)
 
     for backend in BACKENDS:
-        add("concurrent / single", backend, rate_ratio("concurrent", "single", backend))
-        add("hot / concurrent", backend, rate_ratio("hot", "concurrent", backend))
+        between("concurrent", "single", backend)
+        between("hot", "concurrent", backend)
         add("batch / SQL batched", backend, of("batch", backend, lambda r: r.ratio))
         add("single / SQL per-commit x1", backend, of("single", backend, lambda r: r.ratio))
         add("single p50, group commit / none", backend, _p50_ratio(found, backend))
