@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from strongroom import Ledger
+from strongroom.engine.requests import TransferRequest
 from strongroom.engine.uow import UnitOfWork
 from strongroom.store import queries as q
 from strongroom.store.database import write_connection
-from strongroom.store.prepared import raw
+from strongroom.store.prepared import raw, text_array
 
 
 def _accounts(ledger: Ledger) -> None:
@@ -87,6 +88,55 @@ def test_a_failing_part_fails_the_whole_flush(ledger: Ledger) -> None:
 
 
 # -- PostgreSQL: lock order and plans --------------------------------------------------------
+
+
+AWKWARD_KEYS = ['a"b', "c\\d", "e,f", "{g}", " h i ", "NULL", "'j'", '\\"', "~!@#$%^&*()"]
+AWKWARD_IDS = ["@house", "user:a.b", "x+y=z", "under_score-dash"]
+
+
+def test_keys_and_ids_with_any_allowed_character_are_found_again(ledger: Ledger) -> None:
+    """Ids and keys travel to PostgreSQL as one array literal each (``text_array``):
+    quotes, backslashes, commas, braces, spaces and the word NULL in a key, and
+    every punctuation an account id allows, find their rows again. Several keys and
+    accounts at once go through the group's prefetch and the accounts' update."""
+    ledger.create_account("cash", currency="USD", overdraft_limit=None)
+    for account in AWKWARD_IDS:
+        ledger.create_account(account, currency="USD")
+    requests = [
+        TransferRequest(
+            "cash", AWKWARD_IDS[i % len(AWKWARD_IDS)], i + 1, "USD", idempotency_key=key
+        )
+        for i, key in enumerate(AWKWARD_KEYS)
+    ]
+    first = ledger.batch(requests)
+    assert [r.status for r in first] == [201] * len(AWKWARD_KEYS)
+    again = ledger.batch(requests)
+    assert [r.transaction.id for r in again] == [r.transaction.id for r in first]  # type: ignore[union-attr]
+    assert all(r.transaction.replayed for r in again)  # type: ignore[union-attr]
+    for i, key in enumerate(AWKWARD_KEYS):
+        tx = ledger.transfer(
+            "cash", AWKWARD_IDS[i % len(AWKWARD_IDS)], i + 1, "USD", idempotency_key=key
+        )
+        assert tx.replayed
+        assert tx.id == first[i].transaction.id
+    posted = {a: ledger.balance(a).posted for a in AWKWARD_IDS}
+    expected = dict.fromkeys(AWKWARD_IDS, 0)
+    for i in range(len(AWKWARD_KEYS)):
+        expected[AWKWARD_IDS[i % len(AWKWARD_IDS)]] += i + 1
+    assert posted == expected
+    assert ledger.verify().ok
+
+
+@pytest.mark.postgresql_only
+def test_an_array_literal_reads_back_as_its_values(pg: Ledger) -> None:
+    """``text_array`` quotes every element: PostgreSQL reads back exactly the strings."""
+    values = [*AWKWARD_KEYS, "", "plain"]
+    with pg.engine.connect() as conn:
+        cursor = raw(conn).cursor()
+        cursor.execute("SELECT %s::text[]", [text_array(values)])
+        assert cursor.fetchone() == (values,)
+        cursor.execute("SELECT cardinality(%s::text[])", [text_array([])])
+        assert cursor.fetchone() == (0,)
 
 
 def _admin(engine: Engine, *, autocommit: bool = False) -> psycopg.Connection:

@@ -21,7 +21,14 @@ from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
 from strongroom.domain.chain import GENESIS
 from strongroom.domain.money import Currency
 from strongroom.domain.transactions import Effect, Line, Posting, Transaction, TxStatus
-from strongroom.store.prepared import Prepared, execute_together, py_time, run, select_in
+from strongroom.store.prepared import (
+    Prepared,
+    execute_together,
+    py_time,
+    run,
+    select_in,
+    text_array,
+)
 from strongroom.store.schema import (
     accounts,
     idempotency_keys,
@@ -155,12 +162,12 @@ def _prefetch_sql() -> str:
         f"WITH h AS (SELECT {', '.join(_HEAD_COLUMNS)} FROM ledger_heads"  # noqa: S608
         " WHERE tenant_id = %(t)s FOR UPDATE),"
         f" a AS (SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM accounts"
-        " WHERE tenant_id = %(t)s AND id = ANY(%(ids)s) AND (SELECT seq FROM h) IS NOT NULL"
+        " WHERE tenant_id = %(t)s AND id = ANY(%(ids)s::text[]) AND (SELECT seq FROM h) IS NOT NULL"
         " ORDER BY id FOR UPDATE)"
         " SELECT (SELECT row_to_json(h)::text FROM h),"
         " (SELECT json_agg(a)::text FROM a),"
         f" (SELECT json_agg(k)::text FROM (SELECT {', '.join(_KEY_COLUMNS)}"
-        " FROM idempotency_keys WHERE tenant_id = %(t)s AND key = ANY(%(keys)s)) k)"
+        " FROM idempotency_keys WHERE tenant_id = %(t)s AND key = ANY(%(keys)s::text[])) k)"
     )
 
 
@@ -176,7 +183,11 @@ def _prefetch_postgresql(
     # reading every key of the tenant, so each unit of work got slower as keys
     # accumulated, until autovacuum analyzed the table. A plan made now sees the
     # tables' present size.
-    params = {"t": tenant, "ids": sorted(set(account_ids)), "keys": sorted(set(keys))}
+    params = {
+        "t": tenant,
+        "ids": text_array(sorted(set(account_ids))),
+        "keys": text_array(sorted(set(keys))),
+    }
     cursor = run(conn, _PREFETCH, params, prepare=False)
     head_json, accounts_json, keys_json = cursor.fetchone()
     cursor.close()
