@@ -242,12 +242,12 @@ def _run_one(
             open_trial(scenarios, db, settings, stage) as trial,
             ExitStack() as stack,
         ):
-            specs = list(dict.fromkeys(baseline_of(row) for row, _ in trial.sides))
             stage("SQL: setting up")
             set_up_baseline(db, settings.accounts)
-            opened: dict[Baseline, Side] = {}
-            for spec in specs:
-                opened[spec] = stack.enter_context(open_baseline(db, spec, settings.accounts))
+            opened: dict[Baseline, Side] = {
+                spec: stack.enter_context(open_baseline(db, spec, settings.accounts))
+                for spec in dict.fromkeys(baseline_of(row) for row, _ in trial.sides)
+            }
             sides = [side for _, side in trial.sides] + list(opened.values())
             turn_seconds = max(s.turn_seconds for s in scenarios)
             alternate(sides, settings.budget, stage, turn_seconds)
