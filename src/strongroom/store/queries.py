@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.engine import Row
 
 from strongroom.domain.accounts import Account, AccountStatus, Side, Sums
@@ -30,6 +30,7 @@ from strongroom.store.prepared import (
     text_array,
 )
 from strongroom.store.schema import (
+    PENDING,
     accounts,
     idempotency_keys,
     journal,
@@ -631,15 +632,16 @@ def find_reversal(conn: Connection, tenant: str, tx_id: str) -> str | None:
     return None if row is None else str(row.id)
 
 
+# The status written out, not bound: the planner then knows the query asks only
+# for what the partial index of pending holds holds (store/schema.py).
+_IS_PENDING = transactions.c.status == literal_column(f"'{PENDING}'")
+
+
 def due_holds(conn: Connection, tenant: str, now: datetime, limit: int) -> list[str]:
     t = transactions
     rows = conn.execute(
         select(t.c.id)
-        .where(
-            t.c.tenant_id == tenant,
-            t.c.status == TxStatus.PENDING.value,
-            t.c.expires_at <= now,
-        )
+        .where(t.c.tenant_id == tenant, _IS_PENDING, t.c.expires_at <= now)
         .order_by(t.c.expires_at, t.c.seq)
         .limit(limit)
     )
@@ -858,9 +860,5 @@ def tenant_ids(conn: Connection) -> list[str]:
 def tenants_with_due_holds(conn: Connection, now: datetime) -> list[str]:
     """Tenants that have at least one pending hold past its deadline."""
     t = transactions
-    rows = conn.execute(
-        select(t.c.tenant_id)
-        .where(t.c.status == TxStatus.PENDING.value, t.c.expires_at <= now)
-        .distinct()
-    )
+    rows = conn.execute(select(t.c.tenant_id).where(_IS_PENDING, t.c.expires_at <= now).distinct())
     return [r.tenant_id for r in rows]

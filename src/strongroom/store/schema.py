@@ -28,6 +28,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from strongroom.domain.transactions import TxStatus
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -193,8 +195,28 @@ transactions = Table(
     # A transaction is reversed at most once (NULLs are distinct on both backends).
     UniqueConstraint("tenant_id", "reverses"),
     CheckConstraint("status IN ('posted', 'pending', 'voided', 'expired')", name="status"),
-    Index(None, "tenant_id", "status", "expires_at"),
-    Index(None, "tenant_id", "kind", "seq"),
+)
+
+# Partial indexes (0008): each holds only the rows its queries look for, so a
+# transaction that is not a pending hold, or has no kind, writes no entry to it.
+# The expiry sweep reads pending holds only, however long the history: it asks
+# for ``status = 'pending'`` in so many words, which lets either backend's
+# planner use the index.
+PENDING = TxStatus.PENDING.value
+Index(
+    None,
+    transactions.c.tenant_id,
+    transactions.c.expires_at,
+    sqlite_where=transactions.c.status == PENDING,
+    postgresql_where=transactions.c.status == PENDING,
+)
+Index(
+    None,
+    transactions.c.tenant_id,
+    transactions.c.kind,
+    transactions.c.seq,
+    sqlite_where=transactions.c.kind.is_not(None),
+    postgresql_where=transactions.c.kind.is_not(None),
 )
 
 idempotency_keys = Table(
