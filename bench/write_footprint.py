@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import sqlite3
 
-from alembic import command
 from sqlalchemy import text
 
 from strongroom.bench.databases import fresh_database
 from strongroom.bench.workload import CURRENCY, every_account, set_up_ledger
 from strongroom.engine.ledger import Ledger
-from strongroom.store.migrate import _config
+from strongroom.store.migrate import downgrade
 
 WARM_UP = 200
 ACCOUNTS = 1000
@@ -38,8 +37,7 @@ def _transfers(ledger: Ledger, ids: list[str], start: int, count: int) -> None:
 def _ledger(url: str, at: str | None) -> Ledger:
     ledger = Ledger.open(url, tenant="footprint", group_commit=False)
     if at is not None:
-        with ledger.engine.begin() as conn:
-            command.downgrade(_config(conn), at)
+        downgrade(ledger.engine, at)
     set_up_ledger(ledger, ACCOUNTS)
     _transfers(ledger, every_account(ACCOUNTS), 0, WARM_UP)
     return ledger

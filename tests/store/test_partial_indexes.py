@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from alembic import command
 from psycopg.sql import Literal
 from sqlalchemy import Connection, Engine, event, inspect
 
@@ -22,7 +21,7 @@ from strongroom import Ledger
 from strongroom.domain.transactions import TxStatus
 from strongroom.store import queries as q
 from strongroom.store.database import create_db_engine
-from strongroom.store.migrate import _config, current_revision, head_revision, upgrade
+from strongroom.store.migrate import current_revision, downgrade, head_revision, upgrade
 from strongroom.testing import FakeClock
 
 PENDING_INDEX = "ix_transactions_tenant_id_expires_at"
@@ -127,8 +126,7 @@ def test_a_database_of_0007_migrates_with_its_holds_and_kinds(
     verify; the way down again restores the full indexes."""
     engine = create_db_engine(db_url)
     try:
-        with engine.begin() as conn:
-            command.downgrade(_config(conn), "0007")
+        downgrade(engine, "0007")
         names = {ix["name"] for ix in inspect(engine).get_indexes("transactions")}
         assert "ix_transactions_tenant_id_status_expires_at" in names
         assert PENDING_INDEX not in names
@@ -145,8 +143,7 @@ def test_a_database_of_0007_migrates_with_its_holds_and_kinds(
             assert ledger.get_account("user:1").balance.available == 990
             assert ledger.verify().ok
 
-        with engine.begin() as conn:
-            command.downgrade(_config(conn), "0007")
+        downgrade(engine, "0007")
         names = {ix["name"] for ix in inspect(engine).get_indexes("transactions")}
         assert {"ix_transactions_tenant_id_status_expires_at", KIND_INDEX} <= names
         assert PENDING_INDEX not in names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -43,8 +45,22 @@ def upgrade(engine: Engine) -> str:
     """Migrate to the newest revision (a no-op when already there); return it."""
     if is_current(engine):
         return head_revision()
+    with _migrating(engine) as conn:
+        command.upgrade(_config(conn), "head")
+    return head_revision()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate down to ``revision``: to compare a schema with an older one (tests,
+    ``bench/write_footprint.py``), or to leave a release for the one before."""
+    with _migrating(engine) as conn:
+        command.downgrade(_config(conn), revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A write connection in a transaction, holding the migrators' lock on PostgreSQL."""
     with write_connection(engine) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
-        command.upgrade(_config(conn), "head")
-    return head_revision()
+        yield conn
