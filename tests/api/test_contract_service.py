@@ -141,6 +141,50 @@ def test_openapi_declares_the_bearer_key_on_every_guarded_operation() -> None:
         assert security == expected, (method, path)
 
 
+IDEMPOTENT_WRITES = {
+    ("post", "/v1/accounts"),
+    ("patch", "/v1/accounts/{account_id}"),
+    ("post", "/v1/api-keys"),
+    ("post", "/v1/transactions"),
+    ("post", "/v1/transactions/batch"),
+    ("post", "/v1/transactions/{transaction_id}/post"),
+    ("post", "/v1/transactions/{transaction_id}/reverse"),
+    ("post", "/v1/transactions/{transaction_id}/void"),
+    ("post", "/v1/transfers"),
+    ("post", "/v1/webhook-endpoints"),
+}
+
+
+def test_openapi_declares_the_idempotency_key_on_every_write_that_reads_it() -> None:
+    """The routes read the header from the request; their documents still declare it, once."""
+    document = create_app(Settings(database_url="sqlite://", worker=False)).openapi()
+    declared: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
+            if headers:
+                declared[(method, path)] = headers
+    assert set(declared) == IDEMPOTENT_WRITES
+    for headers in declared.values():
+        assert headers == [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": (
+                    "1 to 255 printable characters; the same key and request replay the result"
+                ),
+                "schema": {
+                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                    "title": "Idempotency-Key",
+                    "description": (
+                        "1 to 255 printable characters; the same key and request replay the result"
+                    ),
+                },
+            }
+        ]
+
+
 # -- integrity -------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from strongroom.api.deps import Admin, IdempotencyKey, PlatformAdmin, access_of
+from strongroom.api.deps import IDEMPOTENT, Admin, PlatformAdmin, access_of, idempotency_key
 from strongroom.api.routes._common import mark_replay, problems
 from strongroom.api.schemas import (
     ApiKeyCreate,
@@ -27,20 +27,26 @@ def create_tenant(body: TenantCreate, request: Request, _: PlatformAdmin) -> dic
     return {"tenant": tenant.to_dict(), "api_key": secret}
 
 
-@router.post("/v1/api-keys", status_code=201, response_model=ApiKeyCreated, responses=problems(422))
+@router.post(
+    "/v1/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problems(422),
+    openapi_extra=IDEMPOTENT,
+)
 def create_key(
-    body: ApiKeyCreate,
-    request: Request,
-    principal: Admin,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
+    body: ApiKeyCreate, request: Request, principal: Admin, response: Response
 ) -> dict[str, Any]:
     """Create a key with the given scopes; its secret is in this response only.
 
     An idempotent replay answers the same key with ``"key": null``.
     """
     key, secret = access_of(request).create_key(
-        principal.tenant, body.name, body.scopes, body.expires_at, idempotency_key=idempotency_key
+        principal.tenant,
+        body.name,
+        body.scopes,
+        body.expires_at,
+        idempotency_key=idempotency_key(request),
     )
     mark_replay(response, secret is None)
     return {**key.to_dict(), "key": secret}

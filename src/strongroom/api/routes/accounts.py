@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from strongroom.api.deps import IdempotencyKey, ReadLedger, WriteLedger
+from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
 from strongroom.api.routes._common import mark_replay, problems
 from strongroom.api.schemas import (
     AccountBalanceOut,
@@ -25,9 +25,15 @@ LimitQ = Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000")
 CursorQ = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
-@router.post("", status_code=201, response_model=AccountOut, responses=problems(409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=AccountOut,
+    responses=problems(409, 422),
+    openapi_extra=IDEMPOTENT,
+)
 async def create_account(
-    body: AccountCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
+    body: AccountCreate, ledger: WriteLedger, request: Request, response: Response
 ) -> dict[str, Any]:
     """Create an account; the same id again answers 409 ALREADY_EXISTS."""
     account = await run_in_threadpool(
@@ -37,7 +43,7 @@ async def create_account(
         normal_balance=body.normal_balance,
         overdraft_limit=body.overdraft_limit,
         metadata=body.metadata,
-        idempotency_key=key,
+        idempotency_key=idempotency_key(request),
     )
     mark_replay(response, account.replayed)
     return account.to_dict()
@@ -60,13 +66,18 @@ async def get_account(account_id: str, ledger: ReadLedger) -> dict[str, Any]:
     return (await run_in_threadpool(ledger.get_account, account_id)).to_dict()
 
 
-@router.patch("/{account_id}", response_model=AccountOut, responses=problems(404, 409, 422))
+@router.patch(
+    "/{account_id}",
+    response_model=AccountOut,
+    responses=problems(404, 409, 422),
+    openapi_extra=IDEMPOTENT,
+)
 async def update_account(
     account_id: str,
     body: AccountUpdate,
     ledger: WriteLedger,
+    request: Request,
     response: Response,
-    key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Change status, overdraft limit (null: unlimited) or metadata (replaced whole)."""
     changes: dict[str, Any] = {}
@@ -77,7 +88,7 @@ async def update_account(
     if body.metadata is not None:
         changes["metadata"] = body.metadata
     account = await run_in_threadpool(
-        ledger.update_account, account_id, idempotency_key=key, **changes
+        ledger.update_account, account_id, idempotency_key=idempotency_key(request), **changes
     )
     mark_replay(response, account.replayed)
     return account.to_dict()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from strongroom.api.deps import IdempotencyKey, ReadLedger, WriteLedger
+from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
 from strongroom.api.problems import problem_body
 from strongroom.api.routes._common import mark_replay, problems
 from strongroom.api.schemas import (
@@ -34,10 +34,14 @@ def _tx(tx: Transaction, response: Response) -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/transactions", status_code=201, response_model=TransactionOut, responses=WRITE_PROBLEMS
+    "/v1/transactions",
+    status_code=201,
+    response_model=TransactionOut,
+    responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
 )
 async def create_transaction(
-    body: TransactionCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
+    body: TransactionCreate, ledger: WriteLedger, request: Request, response: Response
 ) -> dict[str, Any]:
     """Post (or hold, with ``pending``) a transaction whose debits equal its credits."""
     tx = await ledger.post_async(
@@ -48,16 +52,20 @@ async def create_transaction(
         kind=body.kind,
         pending=body.pending,
         timeout_seconds=body.timeout_seconds,
-        idempotency_key=key,
+        idempotency_key=idempotency_key(request),
     )
     return _tx(tx, response)
 
 
 @router.post(
-    "/v1/transfers", status_code=201, response_model=TransactionOut, responses=WRITE_PROBLEMS
+    "/v1/transfers",
+    status_code=201,
+    response_model=TransactionOut,
+    responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
 )
 async def create_transfer(
-    body: TransferCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
+    body: TransferCreate, ledger: WriteLedger, request: Request, response: Response
 ) -> dict[str, Any]:
     """Debit ``from`` and credit ``to`` by ``amount``."""
     tx = await ledger.transfer_async(
@@ -70,14 +78,19 @@ async def create_transfer(
         kind=body.kind,
         pending=body.pending,
         timeout_seconds=body.timeout_seconds,
-        idempotency_key=key,
+        idempotency_key=idempotency_key(request),
     )
     return _tx(tx, response)
 
 
-@router.post("/v1/transactions/batch", response_model=BatchOut, responses=WRITE_PROBLEMS)
+@router.post(
+    "/v1/transactions/batch",
+    response_model=BatchOut,
+    responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
+)
 async def create_batch(
-    body: BatchCreate, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
+    body: BatchCreate, ledger: WriteLedger, request: Request, response: Response
 ) -> dict[str, Any]:
     """Up to 1,000 transactions in one database transaction, a result each, in order.
 
@@ -97,7 +110,7 @@ async def create_batch(
         for item in body.transactions
     ]
     results = await run_in_threadpool(
-        ledger.batch, requests, atomic=body.atomic, idempotency_key=key
+        ledger.batch, requests, atomic=body.atomic, idempotency_key=idempotency_key(request)
     )
     mark_replay(response, any(r.replayed for r in results))
     return {
@@ -114,17 +127,20 @@ async def create_batch(
     "/v1/transactions/{transaction_id}/post",
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
 )
 async def post_pending(
     transaction_id: str,
     ledger: WriteLedger,
+    request: Request,
     response: Response,
     body: PostPending | None = None,
-    key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Post a pending transaction in full, or ``amount`` of it (the rest is released)."""
     amount = body.amount if body is not None else None
-    tx = await run_in_threadpool(ledger.post_pending, transaction_id, amount, idempotency_key=key)
+    tx = await run_in_threadpool(
+        ledger.post_pending, transaction_id, amount, idempotency_key=idempotency_key(request)
+    )
     return _tx(tx, response)
 
 
@@ -132,12 +148,15 @@ async def post_pending(
     "/v1/transactions/{transaction_id}/void",
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
 )
 async def void_pending(
-    transaction_id: str, ledger: WriteLedger, response: Response, key: IdempotencyKey = None
+    transaction_id: str, ledger: WriteLedger, request: Request, response: Response
 ) -> dict[str, Any]:
     """Release a pending transaction."""
-    tx = await run_in_threadpool(ledger.void_pending, transaction_id, idempotency_key=key)
+    tx = await run_in_threadpool(
+        ledger.void_pending, transaction_id, idempotency_key=idempotency_key(request)
+    )
     return _tx(tx, response)
 
 
@@ -146,18 +165,22 @@ async def void_pending(
     status_code=201,
     response_model=TransactionOut,
     responses=WRITE_PROBLEMS,
+    openapi_extra=IDEMPOTENT,
 )
 async def reverse(
     transaction_id: str,
     ledger: WriteLedger,
+    request: Request,
     response: Response,
     body: ReverseCreate | None = None,
-    key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """A new posted transaction with every line's side swapped, linked by ``reverses``."""
     description = body.description if body is not None else None
     tx = await run_in_threadpool(
-        ledger.reverse, transaction_id, description=description, idempotency_key=key
+        ledger.reverse,
+        transaction_id,
+        description=description,
+        idempotency_key=idempotency_key(request),
     )
     return _tx(tx, response)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from strongroom.api.deps import Admin, IdempotencyKey, WebhookService
+from strongroom.api.deps import IDEMPOTENT, Admin, WebhookService, idempotency_key
 from strongroom.api.routes._common import mark_replay, problems
 from strongroom.api.schemas import (
     DeliveryStatus,
@@ -34,14 +34,18 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
 
 
 @router.post(
-    ENDPOINTS, status_code=201, response_model=WebhookEndpointCreated, responses=problems(409, 422)
+    ENDPOINTS,
+    status_code=201,
+    response_model=WebhookEndpointCreated,
+    responses=problems(409, 422),
+    openapi_extra=IDEMPOTENT,
 )
 def create_endpoint(
     body: WebhookEndpointCreate,
     principal: Admin,
     webhooks: WebhookService,
+    request: Request,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Register a URL for the given event types (`["*"]`: all of them).
 
@@ -55,7 +59,7 @@ def create_endpoint(
         body.url,
         body.events,
         body.description,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key(request),
     )
     mark_replay(response, secret is None)
     return {**endpoint.to_dict(), "secret": secret}
