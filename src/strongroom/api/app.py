@@ -102,17 +102,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     # The routers' routes go straight onto the app's router. include_router would
     # keep each router as a branch that every request walks and revalidates,
-    # which was a tenth of the server's time per request.
-    for router in (
-        access.router,
-        accounts.router,
-        transactions.router,
-        ledger.router,
-        events.router,
-        webhooks.router,
-        service.router,
-    ):
-        app.router.routes.extend(router.routes)
+    # which was a tenth of the server's time per request. A request is matched
+    # against the routes in order, so the writes come first, ahead of FastAPI's
+    # own documentation routes; no two routers share a path.
+    app.router.routes[:0] = [
+        route
+        for router in (
+            transactions.router,
+            accounts.router,
+            ledger.router,
+            events.router,
+            webhooks.router,
+            access.router,
+            service.router,
+        )
+        for route in router.routes
+    ]
 
     app.add_middleware(Metrics, requests=REQUESTS, latency=LATENCY)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
