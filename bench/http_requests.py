@@ -12,15 +12,16 @@ is measured is the application's own work per request. A fresh database of
 every request is a keyed transfer between two of them and must answer 201.
 
 ``--instructions`` counts instead of timing: the script runs itself twice under
-valgrind's callgrind (on the machine: ``apt-get install valgrind`` elsewhere),
+valgrind's callgrind (``apt-get install valgrind`` where it is missing),
 with ``--requests`` and with four times as many, and prints the difference
 divided by the difference in requests, which cancels start-up and set-up; for
 all threads, and for the main thread alone, which runs the event loop: the HTTP
 layer and the route's own work, without the ledger's committer thread. The
 count does not move with the machine's load, so it compares two versions of the
-code where wall time cannot. The main thread's count moved by about 1% between
-runs of the same code here; the total by up to 5%, the committer thread's part
-depending on how its hand-offs with the event loop happen to interleave. One
+code where wall time cannot. The main thread's count moved by up to 7% between
+runs of the same code here, the total by up to 17% (the committer thread's part
+depends on how its hand-offs with the event loop happen to interleave): run each
+version a few times. One
 request at a time (``--concurrency 1``, the default) keeps the batches of the
 group commit the same from run to run.
 
