@@ -45,30 +45,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from strongroom.access.service import Access
 from strongroom.api.app import create_app
 from strongroom.api.settings import Settings
 from strongroom.bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, fresh_database
-from strongroom.bench.workload import CURRENCY, pairs, set_up_ledger
-from strongroom.engine.ledger import Ledger
-from strongroom.store.database import create_db_engine
-from strongroom.store.migrate import upgrade
+from strongroom.bench.http import prepare_database
+from strongroom.bench.workload import CURRENCY, pairs
 
 ACCOUNTS = 1000
 WARM_UP = 50
 COUNT_FILE = re.compile(rb"^summary: (\d+)$", re.MULTILINE)
-
-
-def _prepare(url: str) -> str:
-    """Migrate, create the tenant and its key, fund the accounts: the key."""
-    engine = create_db_engine(url)
-    try:
-        upgrade(engine)
-        tenant, secret = Access(engine).create_tenant("bench")
-        set_up_ledger(Ledger(engine, tenant=tenant.id), ACCOUNTS)
-    finally:
-        engine.dispose()
-    return secret
 
 
 class _Client:
@@ -158,7 +143,7 @@ async def _drive(url: str, secret: str, requests: int, concurrency: int) -> dict
 
 def measure(backend: str, requests: int, concurrency: int, admin_url: str) -> dict[str, float]:
     with fresh_database(backend, admin_url) as db:
-        secret = _prepare(db.url)
+        _tenant, secret = prepare_database(db.url, ACCOUNTS)
         return asyncio.run(_drive(db.url, secret, requests, concurrency))
 
 

@@ -70,7 +70,7 @@ class HttpFailure(Exception):
 def open_http(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Trial]:
     """The server up on the scenario's database; its two rows as sides (see above)."""
     stage("setting up")
-    tenant, secret = _prepare(db, settings.accounts)
+    tenant, secret = prepare_database(db.url, settings.accounts)
     workers = 2 if db.backend == "postgresql" else 1
     rows: dict[str, Measurement] = {}
     with _server(db.url, workers) as server, _RssSampler(server.pid) as sampler:
@@ -146,9 +146,9 @@ class _HttpSide(Side):
         return measured
 
 
-def _prepare(db: Database, accounts: int) -> tuple[str, str]:
+def prepare_database(url: str, accounts: int) -> tuple[str, str]:
     """Migrate, create the tenant and its key, and fund the accounts: ``(tenant, key)``."""
-    engine = create_db_engine(db.url)
+    engine = create_db_engine(url)
     try:
         upgrade(engine)
         tenant, secret = Access(engine).create_tenant("bench")
