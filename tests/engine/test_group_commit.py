@@ -91,6 +91,90 @@ def test_requests_arriving_during_a_batch_share_the_next() -> None:
     assert results == list(range(1, 9))
 
 
+class SlowBatches(Recorder):
+    """A Recorder whose batches of several take ``seconds``: callers released by one
+    may gather for up to half of that."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def __call__(self, tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        if len(works) > 1:
+            time.sleep(self.seconds)
+        return super().__call__(tenant, works)
+
+
+def _after_a_slow_batch_of_8(
+    recorder: SlowBatches, again: Callable[[GroupCommitter, int], Any]
+) -> list[Any]:
+    """A held batch of one, then eight callers' requests in one batch of
+    ``recorder.seconds``; as each caller gets its result it calls ``again``. What
+    each call of ``again`` returned."""
+    committer = GroupCommitter(recorder)
+    second: list[Any] = [None] * 8
+
+    def call(i: int) -> None:
+        assert committer.submit("t", lambda _: i) == i
+        second[i] = again(committer, i)
+
+    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
+    first.start()
+    assert recorder.entered.wait(10)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    while sum(len(lane.queue) for lane in committer._lanes.values()) < 8:
+        time.sleep(0.001)
+    recorder.gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    return second
+
+
+def test_callers_released_together_come_back_in_one_batch() -> None:
+    """Eight callers writing in a loop: the first of them back after their batch waits
+    for the seven others rather than running alone (batches of 8, not 1 then 7)."""
+    recorder = SlowBatches(0.2)
+    second = _after_a_slow_batch_of_8(
+        recorder, lambda committer, i: committer.submit("t", lambda _: 10 + i)
+    )
+    assert second == list(range(10, 18))
+    assert recorder.sizes == [1, 8, 8]
+
+
+def _timed(committer: GroupCommitter, value: int) -> float:
+    began = time.perf_counter()
+    assert committer.submit("t", lambda _: value) == value
+    return time.perf_counter() - began
+
+
+def test_a_gathering_request_waits_at_most_half_the_batch_before() -> None:
+    """When only one of the eight comes back, it waits half the 0.4 s its batch took
+    for the others, then runs alone."""
+    recorder = SlowBatches(0.4)
+    second = _after_a_slow_batch_of_8(
+        recorder, lambda committer, i: _timed(committer, 10) if i == 0 else None
+    )
+    assert 0.19 <= second[0] < 0.4
+    assert recorder.sizes == [1, 8, 1]
+
+
+def test_a_request_well_after_a_batch_leads_at_once() -> None:
+    """Past half the time of the batch before, nobody is expected back: no wait."""
+    recorder = SlowBatches(0.4)
+
+    def later(committer: GroupCommitter, i: int) -> float | None:
+        if i:
+            return None
+        time.sleep(0.3)
+        return _timed(committer, 10)
+
+    second = _after_a_slow_batch_of_8(recorder, later)
+    assert second[0] < 0.15  # a gathering request would have waited 0.2 s
+    assert recorder.sizes == [1, 8, 1]
+
+
 def test_errors_stay_with_their_request() -> None:
     """A request's StrongroomError is raised to its caller only."""
 

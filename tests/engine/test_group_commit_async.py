@@ -108,6 +108,32 @@ def test_started_and_submitted_requests_share_batches() -> None:
     committer.close()
 
 
+def test_awaited_requests_never_gather() -> None:
+    """A future started just after a batch of several ended runs at once: awaited
+    requests come back through the network, spread out, so none waits for others
+    (as a waiting thread's request does, see test_group_commit)."""
+    recorder = Recorder()
+    slow = 0.4
+
+    def run_batch(tenant: str, works: list[Callable[[UnitOfWork], Any]]) -> list[Any]:
+        if len(works) > 1:
+            time.sleep(slow)
+        return recorder(tenant, works)
+
+    committer = GroupCommitter(run_batch)
+    first = committer.start("t", lambda _: 0)
+    assert recorder.entered.wait(10)
+    futures = [committer.start("t", lambda _, i=i: i) for i in range(1, 4)]
+    _wait_queued(committer, 3)
+    recorder.gate.set()
+    assert [f.result(10) for f in [first, *futures]] == [0, 1, 2, 3]
+    began = time.perf_counter()
+    assert committer.start("t", lambda _: 4).result(10) == 4
+    assert time.perf_counter() - began < slow / 4  # gathering would wait slow / 2
+    assert recorder.sizes == [1, 3, 1]
+    committer.close()
+
+
 def test_errors_stay_with_their_future() -> None:
     """A request's StrongroomError settles its own future; its neighbours succeed."""
     recorder, committer, first = _held_open(lambda _: "first")
