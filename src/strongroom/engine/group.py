@@ -25,7 +25,8 @@ passed, and then leads them all. A request that comes after a lone batch, or
 later, still leads at once; a gathering request waits at most half the time of
 the batch before. Awaited requests (``start``) never gather: they come back
 through the network, spread out, and under load they queue behind the batch in
-flight anyway (with 32 requests at a time, the server's batches held 20 to 32).
+flight anyway (32 requests at a time through the server's ASGI app made batches
+of 21 on average, a median of 22).
 
 Each request keeps its own result. Operations of the unit of work check
 everything before they change anything, so a request that fails leaves the
