@@ -115,6 +115,15 @@ def test_a_scenario_chosen_alone_is_a_trial_of_its_own() -> None:
     assert not [t for t in data["targets"] if "in_turns" in t]
 
 
+def test_rows_of_many_callers_say_how_many_commits_were_lone(report: dict[str, Any]) -> None:
+    """Beside the mean group commit, the share of batches of one: a mean alone hid
+    batches of 1 and 16 in turn."""
+    for scenario in ("concurrent", "hot"):
+        extra = _row(report, scenario)["strongroom"]["extra"]
+        assert 0 <= extra["lone_groups"] <= extra["group_commits"]
+    assert "of them lone" in to_markdown(report)
+
+
 VERIFIED = ["single", "single-alone", "concurrent", "hot", "batch", "holds", "http-batch"]
 
 
@@ -148,6 +157,7 @@ def test_single_alternates_with_and_without_group_commit(report: dict[str, Any])
     )
     assert grouped["extra"]["group_commits"] == grouped["calls"] >= 4
     assert grouped["extra"]["mean_group"] == 1.0
+    assert grouped["extra"]["lone_groups"] == grouped["calls"]
     assert "group_commits" not in alone["extra"]
     assert alone["calls"] >= 4
     p50 = next(t for t in report["targets"] if t["name"] == "single p50, group commit / none")

@@ -75,7 +75,10 @@ def notes(ours: dict[str, Any]) -> list[str]:
     extra = ours["extra"]
     out = []
     if extra.get("mean_group") is not None and ours["callers"] > 1:
-        out.append(f"mean group commit {extra['mean_group']:g}")
+        text = f"mean group commit {extra['mean_group']:g}"
+        if extra.get("lone_groups") is not None and extra.get("group_commits"):
+            text += f", {extra['lone_groups'] / extra['group_commits']:.0%} of them lone"
+        out.append(text)
     if extra.get("clients"):
         out.append(f"{extra['clients']} clients, serve --workers {extra['server_workers']}")
     if extra.get("server_cpu_seconds") is not None and ours["calls"]:

@@ -221,25 +221,32 @@ def _callers(name: str, callers: int, units_per_call: int, make_op: MakeOp) -> L
     return rows
 
 
-def _committer_counts(ledger: Ledger) -> tuple[int, int] | None:
+def _committer_counts(ledger: Ledger) -> tuple[int, int, int] | None:
+    """The group committer's batches, requests and batches of one so far."""
     if not ledger.group_commit:
         return None
     committer = getattr(ledger, "_committer", None)
-    batches = getattr(committer, "batches", None)
-    requests = getattr(committer, "requests", None)
-    if isinstance(batches, int) and isinstance(requests, int):
-        return batches, requests
+    counts = tuple(getattr(committer, name, None) for name in ("batches", "requests", "lone"))
+    if all(isinstance(n, int) for n in counts):
+        return counts  # type: ignore[return-value]
     return None
 
 
 def _group_commit_stats(
-    before: tuple[int, int] | None, after: tuple[int, int] | None
+    before: tuple[int, int, int] | None, after: tuple[int, int, int] | None
 ) -> dict[str, Any]:
+    """How a row's writes shared commits: the mean batch, and how many batches were
+    of one request (a mean of 8.5 was once batches of 1 and 16 in turn)."""
     if before is None or after is None:
         return {}
-    batches, requests = after[0] - before[0], after[1] - before[1]
+    batches, requests, lone = (a - b for a, b in zip(after, before, strict=True))
     mean = round(requests / batches, 2) if batches else None
-    return {"group_commits": batches, "group_requests": requests, "mean_group": mean}
+    return {
+        "group_commits": batches,
+        "group_requests": requests,
+        "mean_group": mean,
+        "lone_groups": lone,
+    }
 
 
 def _verify(ledger: Ledger, rows: list[Measurement]) -> None:

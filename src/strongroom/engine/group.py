@@ -127,6 +127,8 @@ class GroupCommitter:
         self.batches = 0
         """Batches run so far (with ``requests``, the mean batch size; for benchmarks)."""
         self.requests = 0
+        self.lone = 0
+        """Batches of one request (with ``batches``: how often nobody shared a commit)."""
 
     def _lane(self, tenant: str) -> _Lane:
         lane = self._lanes.get(tenant)
@@ -273,6 +275,7 @@ class GroupCommitter:
     def _execute(self, tenant: str, batch: list[_Request[Any]]) -> None:
         self.batches += 1
         self.requests += len(batch)
+        self.lone += len(batch) == 1
         BATCH_SIZE.observe(len(batch))
         began = time.perf_counter()  # not BATCH_SECONDS.time(): a timer object per batch
         try:
