@@ -31,8 +31,12 @@ class Recorder:
         return [work(None) for work in works]  # type: ignore[arg-type]
 
 
+Then = Callable[[GroupCommitter, int], Any]
+"""What the caller of work ``i`` does once it has its result."""
+
+
 def _submit_all(
-    committer: GroupCommitter, works: list[Callable[[Any], Any]]
+    committer: GroupCommitter, works: list[Callable[[Any], Any]], then: Then | None = None
 ) -> tuple[list[Any], list[threading.Thread]]:
     """Submit each work from its own thread; the results list fills as they finish."""
     results: list[Any] = [None] * len(works)
@@ -42,6 +46,8 @@ def _submit_all(
             results[i] = committer.submit("t", works[i])
         except StrongroomError as exc:
             results[i] = exc
+        if then is not None:
+            then(committer, i)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
     for thread in threads:
@@ -55,14 +61,16 @@ def _queued_behind_a_held_batch(
     works: list[Callable[[Any], Any]],
     *,
     hold: float = 0,
+    then: Then | None = None,
 ) -> list[Any]:
     """Hold a first request's batch open (``recorder``'s gate) for ``hold`` seconds at
-    least, queue ``works`` behind it, then let everything run; the works' results."""
+    least, queue ``works`` behind it, then let everything run (each caller doing
+    ``then`` once it has its result); the works' results."""
     first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
     first.start()
     assert recorder.entered.wait(10)
     time.sleep(hold)
-    results, threads = _submit_all(committer, works)
+    results, threads = _submit_all(committer, works, then)
     while sum(len(lane.queue) for lane in committer._lanes.values()) < len(works):
         time.sleep(0.001)
     recorder.gate.set()
@@ -105,30 +113,18 @@ class SlowBatches(Recorder):
         return super().__call__(tenant, works)
 
 
-def _after_a_slow_batch_of_8(
-    recorder: SlowBatches, again: Callable[[GroupCommitter, int], Any]
-) -> list[Any]:
+def _after_a_slow_batch_of_8(recorder: SlowBatches, again: Then) -> list[Any]:
     """A held batch of one, then eight callers' requests in one batch of
     ``recorder.seconds``; as each caller gets its result it calls ``again``. What
     each call of ``again`` returned."""
-    committer = GroupCommitter(recorder)
     second: list[Any] = [None] * 8
 
-    def call(i: int) -> None:
-        assert committer.submit("t", lambda _: i) == i
+    def then(committer: GroupCommitter, i: int) -> None:
         second[i] = again(committer, i)
 
-    first = threading.Thread(target=committer.submit, args=("t", lambda _: 0))
-    first.start()
-    assert recorder.entered.wait(10)
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    while sum(len(lane.queue) for lane in committer._lanes.values()) < 8:
-        time.sleep(0.001)
-    recorder.gate.set()
-    for thread in [first, *threads]:
-        thread.join(10)
+    works: list[Callable[[Any], Any]] = [lambda _, i=i: i for i in range(8)]
+    results = _queued_behind_a_held_batch(GroupCommitter(recorder), recorder, works, then=then)
+    assert results == list(range(8))
     return second
 
 
