@@ -226,9 +226,9 @@ def _committer_counts(ledger: Ledger) -> tuple[int, int, int] | None:
     if not ledger.group_commit:
         return None
     committer = getattr(ledger, "_committer", None)
-    counts = tuple(getattr(committer, name, None) for name in ("batches", "requests", "lone"))
-    if all(isinstance(n, int) for n in counts):
-        return counts  # type: ignore[return-value]
+    batches, requests, lone = (getattr(committer, n, None) for n in ("batches", "requests", "lone"))
+    if isinstance(batches, int) and isinstance(requests, int) and isinstance(lone, int):
+        return batches, requests, lone
     return None
 
 

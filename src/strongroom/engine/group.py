@@ -187,7 +187,8 @@ class GroupCommitter:
             return True
         return False
 
-    def _enqueue(self, lane: _Lane, request: _Request[Any]) -> bool:
+    @staticmethod
+    def _enqueue(lane: _Lane, request: _Request[Any]) -> bool:
         """Queue ``request`` behind a batch in flight; ``True`` if it leads.
 
         A caller's thread that queues gets the event it waits on. A leader that
@@ -208,7 +209,7 @@ class GroupCommitter:
                 patience = lane.last_took / 2
                 if time.perf_counter() - lane.last_end < patience:
                     lane.gathering = threading.Event()
-                    lane.want = min(lane.last_size, self.max_batch) - 1
+                    lane.want = lane.last_size - 1  # a batch is never over max_batch
                     lane.patience = patience
                 lane.last_size = 0
             return True
