@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url, pool_size=20)
+        engine = create_db_engine(settings.database_url, pool_size=40)
         app.state.settings = settings
         app.state.ledger = Ledger(engine, tenant="default")
         app.state.access = access = Access(engine, cache_keys=True)

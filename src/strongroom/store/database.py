@@ -58,15 +58,22 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url`` with Strongroom's settings for its backend."""
+def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """An engine for ``url`` with Strongroom's settings for its backend.
+
+    On PostgreSQL the pool opens up to ``pool_size`` connections, as they are first
+    needed, and keeps every one it opens. An overflow beyond a kept core would be
+    closed whenever it came back to a full pool: a load that kept more requests in
+    flight than the core opened and closed a PostgreSQL backend, a process, for
+    many of its requests (see docs/benchmarks.md, "Reads under load").
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         # No pre-ping (a round trip per transaction): a connection found dead
         # is invalidated by SQLAlchemy and the unit of work retried instead.
         pool_recycle=1800,
