@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.database_url, pool_size=40)
         app.state.settings = settings
+        app.state.read_threads = CapacityLimiter(settings.read_threads)
         app.state.ledger = Ledger(engine, tenant="default")
         app.state.access = access = Access(engine, cache_keys=True)
         app.state.webhooks = Webhooks(engine, AddressPolicy.parse(settings.webhook_allowed_hosts))

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         description="Hosts or CIDRs webhook URLs may reach although loopback or private",
     )
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies get 413")
+    read_threads: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Reads of the ledger a server process runs at once, each in a thread; "
+        "more wait their turn",
+    )
     expiry_interval_seconds: float = Field(
         1.0, description="How often the server expires holds past their deadline; 0: never"
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
-from strongroom.api.routes._common import mark_replay, problems
+from strongroom.api.routes._common import in_read_thread, mark_replay, problems
 from strongroom.api.schemas import (
     AccountBalanceOut,
     AccountCreate,
@@ -52,18 +52,21 @@ async def create_account(
 @router.get("", response_model=AccountPage, responses=problems())
 async def list_accounts(
     ledger: ReadLedger,
+    request: Request,
     prefix: Annotated[str | None, Query(max_length=128)] = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
     """Accounts in id order, optionally those whose id starts with ``prefix``."""
-    page = await run_in_threadpool(ledger.list_accounts, prefix=prefix, limit=limit, cursor=cursor)
+    page = await in_read_thread(
+        request, ledger.list_accounts, prefix=prefix, limit=limit, cursor=cursor
+    )
     return {"data": [a.to_dict() for a in page.data], "next_cursor": page.next_cursor}
 
 
 @router.get("/{account_id}", response_model=AccountOut, responses=problems(404))
-async def get_account(account_id: str, ledger: ReadLedger) -> dict[str, Any]:
-    return (await run_in_threadpool(ledger.get_account, account_id)).to_dict()
+async def get_account(account_id: str, ledger: ReadLedger, request: Request) -> dict[str, Any]:
+    return (await in_read_thread(request, ledger.get_account, account_id)).to_dict()
 
 
 @router.patch(
@@ -98,6 +101,7 @@ async def update_account(
 async def get_balance(
     account_id: str,
     ledger: ReadLedger,
+    request: Request,
     at: Annotated[datetime | None, Query(description="RFC 3339 time; absent: now")] = None,
 ) -> dict[str, Any]:
     """The balance now, or as it stood at ``at``."""
@@ -105,7 +109,7 @@ async def get_balance(
     def read() -> tuple[Account, Balance]:
         return ledger.get_account(account_id), ledger.balance(account_id, at=at)
 
-    account, balance = await run_in_threadpool(read)
+    account, balance = await in_read_thread(request, read)
     return {**balance.to_dict(), "account": account.id, "currency": account.currency, "at": at}
 
 
@@ -113,13 +117,14 @@ async def get_balance(
 async def get_statement(
     account_id: str,
     ledger: ReadLedger,
+    request: Request,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     limit: LimitQ = 100,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
     """Posted lines in sequence order, each with the balance right after it."""
-    page = await run_in_threadpool(
-        ledger.statement, account_id, start=start, end=end, limit=limit, cursor=cursor
+    page = await in_read_thread(
+        request, ledger.statement, account_id, start=start, end=end, limit=limit, cursor=cursor
     )
     return {"data": [line.to_dict() for line in page.data], "next_cursor": page.next_cursor}

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
 from strongroom.api.deps import ReadLedger
-from strongroom.api.routes._common import problems
+from strongroom.api.routes._common import in_read_thread, problems
 from strongroom.api.schemas import EventPage
 from strongroom.domain.errors import ValidationError
 
@@ -27,6 +26,7 @@ AfterQ = Annotated[
 @router.get("", response_model=EventPage, responses=problems())
 async def list_events(
     ledger: ReadLedger,
+    request: Request,
     after: AfterQ = None,
     cursor: Annotated[
         str | None, Query(max_length=512, description="Same as `after` (for list helpers)")
@@ -46,7 +46,11 @@ async def list_events(
     """
     if after is not None and cursor is not None:
         raise ValidationError("give after or cursor, not both", loc=("after",))
-    page = await run_in_threadpool(
-        ledger.list_events, after=after if after is not None else cursor, types=types, limit=limit
+    page = await in_read_thread(
+        request,
+        ledger.list_events,
+        after=after if after is not None else cursor,
+        types=types,
+        limit=limit,
     )
     return {"data": [e.to_dict() for e in page.data], "next_cursor": page.next_cursor}

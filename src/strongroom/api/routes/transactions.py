@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
 from strongroom.api.problems import problem_body
-from strongroom.api.routes._common import mark_replay, problems
+from strongroom.api.routes._common import in_read_thread, mark_replay, problems
 from strongroom.api.schemas import (
     BatchCreate,
     BatchOut,
@@ -188,13 +188,16 @@ async def reverse(
 @router.get(
     "/v1/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404)
 )
-async def get_transaction(transaction_id: str, ledger: ReadLedger) -> dict[str, Any]:
-    return (await run_in_threadpool(ledger.get_transaction, transaction_id)).to_dict()
+async def get_transaction(
+    transaction_id: str, ledger: ReadLedger, request: Request
+) -> dict[str, Any]:
+    return (await in_read_thread(request, ledger.get_transaction, transaction_id)).to_dict()
 
 
 @router.get("/v1/transactions", response_model=TransactionPage, responses=problems())
 async def list_transactions(
     ledger: ReadLedger,
+    request: Request,
     account: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[datetime | None, Query(alias="from")] = None,
@@ -203,7 +206,8 @@ async def list_transactions(
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
     """Transactions in sequence order, filtered by an account they touch, kind, or time."""
-    page = await run_in_threadpool(
+    page = await in_read_thread(
+        request,
         ledger.list_transactions,
         account=account,
         kind=kind,
