@@ -15,8 +15,10 @@ runs it) answers in turns
 
 from the suite's load generator (one event loop, kept-alive connections), and
 after each round the per-commit SQL baseline with 8 callers runs on the same
-database. Each kind prints its median rate, p99 and the server's CPU per request,
-and its rate over the baseline's in each round.
+database. Each kind prints its median rate, p50 and p99, its rate over the
+baseline's in each round, the CPU per request of the server, of PostgreSQL's
+processes and of the load generator, how busy the cores were, and how many
+connections PostgreSQL saw opened in each turn.
 """
 
 from __future__ import annotations
