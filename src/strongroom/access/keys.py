@@ -24,7 +24,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PREFIX = "sr_"
 BODY = 32
 CHECK = 6
-_FORMAT = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{BODY + CHECK}}}$")
+_FORMAT = re.compile(rf"{PREFIX}[0-9A-Za-z]{{{BODY + CHECK}}}")
 DISPLAY = len(PREFIX) + 8
 
 SCOPES = ("admin", "ledger:read", "ledger:write", "payments:write")
@@ -51,7 +51,7 @@ def generate() -> str:
 
 def well_formed(key: str) -> bool:
     """Format and checksum hold (constant-time on the checksum)."""
-    if not _FORMAT.match(key):
+    if not _FORMAT.fullmatch(key):
         return False
     body, check = key[len(PREFIX) : len(PREFIX) + BODY], key[len(PREFIX) + BODY :]
     return hmac.compare_digest(_checksum(body), check)

@@ -1,4 +1,4 @@
-"""ASGI middleware: a request id on every response, and a bound on body size."""
+"""ASGI middleware: a request id on every response, a bound on body size, strict JSON bodies."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strongroom.domain.errors import PayloadTooLarge, StrongroomError
+from strongroom.domain import strictjson
+from strongroom.domain.errors import PayloadTooLarge, StrongroomError, ValidationError
 
 log = logging.getLogger("strongroom.api")
 _TYPE = "https://strongroom.dev/problems/"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}")  # fullmatch: a "$" lets "\n" through
 # Request ids need to be unique, not secret: a random prefix per process and a
 # counter (one random draw per request showed up in profiles of the server).
 _ID_PREFIX = secrets.token_hex(10)
@@ -44,7 +45,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
 
@@ -137,6 +138,84 @@ class BodyLimit:
             "request_id": scope.get("state", {}).get("request_id"),
         }
         await _send_problem(send, 413, body)
+
+
+class StrictJson:
+    """Refuse a JSON body that is not strict JSON with 400 VALIDATION_ERROR.
+
+    A duplicate key, a lone surrogate, ``NaN`` or nesting deeper than 64 (see
+    :mod:`strongroom.domain.strictjson`) never reaches a route, where FastAPI's
+    lenient ``json.loads`` would take the last duplicate. The body is read whole
+    (it sits inside :class:`BodyLimit`, which bounds it), checked, and handed on
+    as it came. It checks every body whose Content-Type mentions ``json``: a
+    superset of the ones FastAPI parses as JSON (``application/json`` and
+    ``application/*+json``), so none escapes. FastAPI does not parse a body of
+    another type (or of none) as JSON; a route that takes JSON answers such a
+    body with 400 VALIDATION_ERROR itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _names_json(scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        failure: HTTPException | None = None
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except HTTPException as exc:  # BodyLimit's 413: raised again where the app reads
+            failure = exc
+        else:
+            reason = _not_strict(messages)
+            if reason is not None:
+                await self._refuse(scope, send, reason)
+                return
+        pending = iter(messages)
+
+        async def replay() -> Message:
+            for message in pending:
+                return message
+            if failure is not None:
+                raise failure
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
+        error = ValidationError(f"the body is not strict JSON: {reason}", loc=("body",))
+        body: dict[str, Any] = {
+            "type": _TYPE + "validation-error",
+            **error.to_dict(),
+            "instance": scope.get("path"),
+            "request_id": scope.get("state", {}).get("request_id"),
+        }
+        await _send_problem(send, 400, body)
+
+
+def _names_json(headers: Any) -> bool:
+    """Whether a Content-Type header of the request mentions ``json``."""
+    return any(name == b"content-type" and b"json" in value.lower() for name, value in headers)
+
+
+def _not_strict(messages: list[Message]) -> str | None:
+    """Why the body of ``messages`` is not strict JSON; ``None`` when it is, when it is
+    empty (FastAPI reads no body then), or when the client left before sending it all."""
+    if messages[-1]["type"] != "http.request":
+        return None
+    body = b"".join(message.get("body", b"") for message in messages)
+    if not body:
+        return None
+    try:
+        strictjson.loads(body)
+    except strictjson.StrictJsonError as exc:
+        return str(exc)
+    return None
 
 
 async def _send_problem(send: Send, status: int, body: dict[str, Any]) -> None:

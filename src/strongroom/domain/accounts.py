@@ -12,7 +12,9 @@ from typing import Any, TypeGuard
 from strongroom.domain.errors import InvalidState, ValidationError
 from strongroom.domain.money import MAX_AMOUNT
 
-_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9@:_.+=\-]{0,127}$")
+# Matched with fullmatch: "^...$" with match() let one trailing "\n" through.
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9@][A-Za-z0-9@:_.+=\-]{0,127}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
@@ -159,9 +161,15 @@ def is_text(value: object) -> TypeGuard[str]:
     return True
 
 
+def is_label(value: object) -> TypeGuard[str]:
+    """Text that names something (a kind, an id): :func:`is_text` without a control
+    character (C0, DEL or C1; a trailing newline included)."""
+    return is_text(value) and _CONTROL.search(value) is None
+
+
 def check_account_id(value: Any, *, loc: tuple[str | int, ...] = ("id",)) -> str:
     """Account ids: 1-128 chars of letters, digits and ``@ : _ . + = -``."""
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+    if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
         raise ValidationError(
             "an account id is 1 to 128 characters: letters, digits and @ : _ . + = -, "
             "not starting with punctuation other than @",

@@ -44,7 +44,7 @@ _ISO_4217: dict[str, int] = {
     "XOF": 0, "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }  # fmt: skip
 
-_UNIT_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
+_UNIT_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,15}")  # fullmatch: a "$" lets "\n" through
 MAX_EXPONENT = 18
 
 
@@ -65,7 +65,7 @@ def iso_currency(code: str) -> Currency | None:
 
 def define_unit(code: str, exponent: int) -> Currency:
     """Validate a tenant-defined unit such as ``CHIPS`` (exponent 0) or ``CREDITS``."""
-    if not isinstance(code, str) or not _UNIT_CODE.match(code):
+    if not isinstance(code, str) or not _UNIT_CODE.fullmatch(code):
         raise ValidationError(
             "a unit code is 2 to 16 characters: an uppercase letter, then uppercase "
             "letters, digits or underscores",

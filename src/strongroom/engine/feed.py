@@ -24,8 +24,8 @@ from strongroom.store import queries as q
 
 CURSOR_KIND = "events"
 MAX_TYPES = 50
-_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_EVENT_ID = re.compile(r"^evt_[A-Za-z0-9]{1,36}$")
+_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9]{1,36}")
 
 
 @dataclass(frozen=True, slots=True)

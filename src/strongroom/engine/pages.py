@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from strongroom.domain import strictjson
 from strongroom.domain.errors import ValidationError
 
 T = TypeVar("T")
@@ -37,6 +38,7 @@ def encode_cursor(kind: str, position: Any) -> str:
 _SHAPES: dict[str, Callable[[Any], bool]] = {
     "accounts": lambda p: isinstance(p, str) and "\x00" not in p,
     "api_keys": lambda p: isinstance(p, str) and "\x00" not in p,
+    "tenants": lambda p: isinstance(p, str) and "\x00" not in p,
     "webhook_endpoints": lambda p: isinstance(p, str) and "\x00" not in p,
     "transactions": lambda p: type(p) is int and 0 <= p < 2**63,
     "statement": lambda p: (
@@ -55,12 +57,16 @@ _INT = _SHAPES["transactions"]  # lists positioned by a sequence number (events,
 
 def decode_cursor(cursor: str | None, kind: str) -> Any:
     """The position inside ``cursor``; garbage, a forged position, or a cursor of
-    another list is refused with VALIDATION_ERROR."""
+    another list is refused with VALIDATION_ERROR.
+
+    The JSON inside is decoded strictly (:mod:`strongroom.domain.strictjson`): a
+    lone surrogate, deep nesting or a duplicate key is refused, not passed on.
+    """
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        found_kind, position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        found_kind, position = strictjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
         raise ValidationError("invalid cursor", loc=("cursor",)) from None
     if found_kind != kind:
