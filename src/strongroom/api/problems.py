@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from strongroom.api.schemas import ProblemOut
 from strongroom.domain.errors import (
     MethodNotAllowed,
     NotFound,
@@ -22,6 +24,9 @@ from strongroom.domain.errors import (
 log = logging.getLogger("strongroom.api")
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://strongroom.dev/problems/"
+PROBLEM_SCHEMA = "ProblemOut"
+PROBLEM_SCHEMA_REF = "#/components/schemas/" + PROBLEM_SCHEMA
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def problem_body(error: StrongroomError, request: Request | None = None) -> dict[str, Any]:
@@ -104,3 +109,30 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Make FastAPI's OpenAPI document say what the server answers on errors.
+
+    FastAPI adds a ``422 Validation Error`` (``HTTPValidationError``, as
+    ``application/json``) to every operation that takes input and does not
+    declare a 422 itself; this server answers a malformed request with ``400
+    VALIDATION_ERROR`` as a problem document (see ``_validation``), which each
+    route documents through ``routes._common.problems``. Those 422 entries and
+    their schemas go; the schema the routes' problems refer to is made sure of.
+    Changes ``openapi`` in place and returns it.
+    """
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            validation = responses.get("422")
+            if validation is not None and PROBLEM not in validation.get("content", {}):
+                del responses["422"]
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:  # in this order: the first refers to the second
+        if f'"#/components/schemas/{name}"' not in json.dumps(openapi):
+            schemas.pop(name, None)
+    schemas.setdefault(
+        PROBLEM_SCHEMA, ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    return openapi

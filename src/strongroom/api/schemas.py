@@ -177,15 +177,21 @@ class StatementPage(BaseModel):
 
 
 class ProblemOut(BaseModel):
-    """An RFC 9457 problem document with Strongroom's stable code."""
+    """An RFC 9457 problem document with Strongroom's stable code.
+
+    Served as ``application/problem+json``. Beside these members a problem may
+    carry ``instance`` (the request's path), ``request_id``, ``errors`` (on 400
+    ``VALIDATION_ERROR``: ``[{"loc", "msg"}]``) and members of its code (such as
+    ``account`` and ``available`` on ``INSUFFICIENT_FUNDS``).
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
+    type: str = Field(description="https://strongroom.dev/problems/ and the code in kebab case")
+    title: str = Field(description="A short summary of the code, the same for every occurrence")
+    status: int = Field(description="The HTTP status code of the answer")
+    detail: str = Field(description="What went wrong with this request, for a person")
+    code: str = Field(description="The stable machine-readable code (UPPER_SNAKE)")
 
 
 class BatchResultOut(BaseModel):

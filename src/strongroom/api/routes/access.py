@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from strongroom.api.deps import IDEMPOTENT, Admin, PlatformAdmin, access_of, idempotency_key
-from strongroom.api.routes._common import mark_replay, problems
+from strongroom.api.routes._common import KEYED, mark_replay, problems
 from strongroom.api.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -16,11 +16,24 @@ from strongroom.api.schemas import (
     TenantCreate,
     TenantCreated,
 )
+from strongroom.domain.errors import (
+    AlreadyExists,
+    IdempotencyKeyReused,
+    NotFound,
+    PayloadTooLarge,
+    StorageUnavailable,
+    Unauthenticated,
+)
 
 router = APIRouter(tags=["access"])
 
 
-@router.post("/v1/tenants", status_code=201, response_model=TenantCreated, responses=problems())
+@router.post(
+    "/v1/tenants",
+    status_code=201,
+    response_model=TenantCreated,
+    responses=problems(Unauthenticated, AlreadyExists, PayloadTooLarge, StorageUnavailable),
+)
 def create_tenant(body: TenantCreate, request: Request, _: PlatformAdmin) -> dict[str, Any]:
     """Create a tenant and its first API key (every scope; shown once)."""
     tenant, secret = access_of(request).create_tenant(body.name)
@@ -31,7 +44,7 @@ def create_tenant(body: TenantCreate, request: Request, _: PlatformAdmin) -> dic
     "/v1/api-keys",
     status_code=201,
     response_model=ApiKeyCreated,
-    responses=problems(422),
+    responses=problems(*KEYED, PayloadTooLarge, IdempotencyKeyReused),
     openapi_extra=IDEMPOTENT,
 )
 def create_key(
@@ -52,7 +65,7 @@ def create_key(
     return {**key.to_dict(), "key": secret}
 
 
-@router.get("/v1/api-keys", response_model=ApiKeyPage, responses=problems())
+@router.get("/v1/api-keys", response_model=ApiKeyPage, responses=problems(*KEYED))
 def list_keys(
     request: Request, principal: Admin, limit: int = 100, cursor: str | None = None
 ) -> dict[str, Any]:
@@ -61,7 +74,9 @@ def list_keys(
     return {"data": [k.to_dict() for k in page.data], "next_cursor": page.next_cursor}
 
 
-@router.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, responses=problems(404))
+@router.delete(
+    "/v1/api-keys/{key_id}", response_model=ApiKeyOut, responses=problems(*KEYED, NotFound)
+)
 def revoke_key(key_id: str, request: Request, principal: Admin) -> dict[str, Any]:
     """Revoke a key at once: its next request answers 401."""
     return access_of(request).revoke(principal.tenant, key_id).to_dict()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
-from strongroom.api.routes._common import in_read_thread, mark_replay, problems
+from strongroom.api.routes._common import KEYED, in_read_thread, mark_replay, problems
 from strongroom.api.schemas import (
     AccountBalanceOut,
     AccountCreate,
@@ -19,6 +19,14 @@ from strongroom.api.schemas import (
     StatementPage,
 )
 from strongroom.domain.accounts import Account, Balance
+from strongroom.domain.errors import (
+    AlreadyExists,
+    IdempotencyKeyReused,
+    InvalidState,
+    NotFound,
+    PayloadTooLarge,
+    UnknownCurrency,
+)
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 LimitQ = Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000")]
@@ -29,7 +37,9 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
     "",
     status_code=201,
     response_model=AccountOut,
-    responses=problems(409, 422),
+    responses=problems(
+        *KEYED, AlreadyExists, PayloadTooLarge, UnknownCurrency, IdempotencyKeyReused
+    ),
     openapi_extra=IDEMPOTENT,
 )
 async def create_account(
@@ -49,7 +59,7 @@ async def create_account(
     return account.to_dict()
 
 
-@router.get("", response_model=AccountPage, responses=problems())
+@router.get("", response_model=AccountPage, responses=problems(*KEYED))
 async def list_accounts(
     ledger: ReadLedger,
     request: Request,
@@ -64,7 +74,7 @@ async def list_accounts(
     return {"data": [a.to_dict() for a in page.data], "next_cursor": page.next_cursor}
 
 
-@router.get("/{account_id}", response_model=AccountOut, responses=problems(404))
+@router.get("/{account_id}", response_model=AccountOut, responses=problems(*KEYED, NotFound))
 async def get_account(account_id: str, ledger: ReadLedger, request: Request) -> dict[str, Any]:
     return (await in_read_thread(request, ledger.get_account, account_id)).to_dict()
 
@@ -72,7 +82,7 @@ async def get_account(account_id: str, ledger: ReadLedger, request: Request) -> 
 @router.patch(
     "/{account_id}",
     response_model=AccountOut,
-    responses=problems(404, 409, 422),
+    responses=problems(*KEYED, NotFound, InvalidState, PayloadTooLarge, IdempotencyKeyReused),
     openapi_extra=IDEMPOTENT,
 )
 async def update_account(
@@ -97,7 +107,11 @@ async def update_account(
     return account.to_dict()
 
 
-@router.get("/{account_id}/balance", response_model=AccountBalanceOut, responses=problems(404))
+@router.get(
+    "/{account_id}/balance",
+    response_model=AccountBalanceOut,
+    responses=problems(*KEYED, NotFound),
+)
 async def get_balance(
     account_id: str,
     ledger: ReadLedger,
@@ -113,7 +127,11 @@ async def get_balance(
     return {**balance.to_dict(), "account": account.id, "currency": account.currency, "at": at}
 
 
-@router.get("/{account_id}/statement", response_model=StatementPage, responses=problems(404))
+@router.get(
+    "/{account_id}/statement",
+    response_model=StatementPage,
+    responses=problems(*KEYED, NotFound),
+)
 async def get_statement(
     account_id: str,
     ledger: ReadLedger,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from strongroom.api.deps import ReadLedger
-from strongroom.api.routes._common import in_read_thread, problems
+from strongroom.api.routes._common import KEYED, in_read_thread, problems
 from strongroom.api.schemas import EventPage
 from strongroom.domain.errors import ValidationError
 
@@ -23,7 +23,7 @@ AfterQ = Annotated[
 ]
 
 
-@router.get("", response_model=EventPage, responses=problems())
+@router.get("", response_model=EventPage, responses=problems(*KEYED))
 async def list_events(
     ledger: ReadLedger,
     request: Request,

@@ -7,26 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from strongroom.api.deps import AdminLedger, ReadLedger
-from strongroom.api.routes._common import in_read_thread, problems
+from strongroom.api.routes._common import KEYED, in_read_thread, problems
 from strongroom.api.schemas import CheckpointPage, HeadOut, VerifyOut
 
 router = APIRouter(prefix="/v1/ledger", tags=["integrity"])
 
 
-@router.get("/head", response_model=HeadOut, responses=problems())
+@router.get("/head", response_model=HeadOut, responses=problems(*KEYED))
 async def head(ledger: ReadLedger, request: Request) -> dict[str, Any]:
     """The last link of the tenant's hash chain."""
     found = await in_read_thread(request, ledger.head_info)
     return {"seq": found.seq, "hash": found.hash, "at": found.at if found.seq else None}
 
 
-@router.post("/verify", response_model=VerifyOut, responses=problems())
+@router.post("/verify", response_model=VerifyOut, responses=problems(*KEYED))
 async def verify(ledger: AdminLedger, request: Request) -> dict[str, Any]:
     """Check the chain and every account's sums against a replay of the journal."""
     return (await in_read_thread(request, ledger.verify)).to_dict()
 
 
-@router.get("/checkpoints", response_model=CheckpointPage, responses=problems())
+@router.get("/checkpoints", response_model=CheckpointPage, responses=problems(*KEYED))
 async def checkpoints(
     ledger: ReadLedger,
     request: Request,

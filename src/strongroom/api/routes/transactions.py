@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from strongroom.api.deps import IDEMPOTENT, ReadLedger, WriteLedger, idempotency_key
 from strongroom.api.problems import problem_body
-from strongroom.api.routes._common import in_read_thread, mark_replay, problems
+from strongroom.api.routes._common import KEYED, in_read_thread, mark_replay, problems
 from strongroom.api.schemas import (
     BatchCreate,
     BatchOut,
@@ -21,11 +21,38 @@ from strongroom.api.schemas import (
     TransactionPage,
     TransferCreate,
 )
+from strongroom.domain.errors import (
+    AccountClosed,
+    AccountFrozen,
+    AmountExceedsHold,
+    AmountOverflow,
+    CurrencyMismatch,
+    HoldNotPending,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidState,
+    NotFound,
+    PayloadTooLarge,
+    UnbalancedTransaction,
+    UnknownCurrency,
+)
 from strongroom.domain.transactions import Transaction
 from strongroom.engine.requests import TransactionRequest
 
 router = APIRouter(tags=["transactions"])
-WRITE_PROBLEMS = problems(404, 409, 422)
+NEW_TRANSACTION = (
+    *KEYED,
+    NotFound,
+    PayloadTooLarge,
+    InsufficientFunds,
+    CurrencyMismatch,
+    AccountFrozen,
+    AccountClosed,
+    UnknownCurrency,
+    AmountOverflow,
+    IdempotencyKeyReused,
+)
+"""What a new transaction can answer, as a transaction or as a transfer."""
 
 
 def _tx(tx: Transaction, response: Response) -> dict[str, Any]:
@@ -37,7 +64,7 @@ def _tx(tx: Transaction, response: Response) -> dict[str, Any]:
     "/v1/transactions",
     status_code=201,
     response_model=TransactionOut,
-    responses=WRITE_PROBLEMS,
+    responses=problems(*NEW_TRANSACTION, UnbalancedTransaction),
     openapi_extra=IDEMPOTENT,
 )
 async def create_transaction(
@@ -61,7 +88,7 @@ async def create_transaction(
     "/v1/transfers",
     status_code=201,
     response_model=TransactionOut,
-    responses=WRITE_PROBLEMS,
+    responses=problems(*NEW_TRANSACTION),
     openapi_extra=IDEMPOTENT,
 )
 async def create_transfer(
@@ -86,7 +113,8 @@ async def create_transfer(
 @router.post(
     "/v1/transactions/batch",
     response_model=BatchOut,
-    responses=WRITE_PROBLEMS,
+    # An item's refusal is its result (in a 200), not the batch's problem.
+    responses=problems(*KEYED, PayloadTooLarge, IdempotencyKeyReused),
     openapi_extra=IDEMPOTENT,
 )
 async def create_batch(
@@ -126,7 +154,17 @@ async def create_batch(
 @router.post(
     "/v1/transactions/{transaction_id}/post",
     response_model=TransactionOut,
-    responses=WRITE_PROBLEMS,
+    responses=problems(
+        *KEYED,
+        NotFound,
+        HoldNotPending,
+        InvalidState,
+        PayloadTooLarge,
+        AmountExceedsHold,
+        AccountFrozen,
+        AmountOverflow,
+        IdempotencyKeyReused,
+    ),
     openapi_extra=IDEMPOTENT,
 )
 async def post_pending(
@@ -147,7 +185,7 @@ async def post_pending(
 @router.post(
     "/v1/transactions/{transaction_id}/void",
     response_model=TransactionOut,
-    responses=WRITE_PROBLEMS,
+    responses=problems(*KEYED, NotFound, HoldNotPending, IdempotencyKeyReused),
     openapi_extra=IDEMPOTENT,
 )
 async def void_pending(
@@ -164,7 +202,17 @@ async def void_pending(
     "/v1/transactions/{transaction_id}/reverse",
     status_code=201,
     response_model=TransactionOut,
-    responses=WRITE_PROBLEMS,
+    responses=problems(
+        *KEYED,
+        NotFound,
+        InvalidState,
+        PayloadTooLarge,
+        InsufficientFunds,
+        AccountFrozen,
+        AccountClosed,
+        AmountOverflow,
+        IdempotencyKeyReused,
+    ),
     openapi_extra=IDEMPOTENT,
 )
 async def reverse(
@@ -186,7 +234,9 @@ async def reverse(
 
 
 @router.get(
-    "/v1/transactions/{transaction_id}", response_model=TransactionOut, responses=problems(404)
+    "/v1/transactions/{transaction_id}",
+    response_model=TransactionOut,
+    responses=problems(*KEYED, NotFound),
 )
 async def get_transaction(
     transaction_id: str, ledger: ReadLedger, request: Request
@@ -194,7 +244,7 @@ async def get_transaction(
     return (await in_read_thread(request, ledger.get_transaction, transaction_id)).to_dict()
 
 
-@router.get("/v1/transactions", response_model=TransactionPage, responses=problems())
+@router.get("/v1/transactions", response_model=TransactionPage, responses=problems(*KEYED))
 async def list_transactions(
     ledger: ReadLedger,
     request: Request,

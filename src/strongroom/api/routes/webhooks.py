@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from strongroom.api.deps import IDEMPOTENT, Admin, WebhookService, idempotency_key
-from strongroom.api.routes._common import mark_replay, problems
+from strongroom.api.routes._common import KEYED, mark_replay, problems
 from strongroom.api.schemas import (
     DeliveryStatus,
     RotateSecret,
@@ -25,6 +25,7 @@ from strongroom.api.schemas import (
     WebhookEndpointPage,
     WebhookEndpointUpdate,
 )
+from strongroom.domain.errors import IdempotencyKeyReused, InvalidState, NotFound, PayloadTooLarge
 
 router = APIRouter(tags=["webhooks"])
 ENDPOINTS = "/v1/webhook-endpoints"
@@ -37,7 +38,7 @@ CursorQ = Annotated[str | None, Query(description="next_cursor of the previous p
     ENDPOINTS,
     status_code=201,
     response_model=WebhookEndpointCreated,
-    responses=problems(409, 422),
+    responses=problems(*KEYED, PayloadTooLarge, IdempotencyKeyReused),
     openapi_extra=IDEMPOTENT,
 )
 def create_endpoint(
@@ -65,7 +66,7 @@ def create_endpoint(
     return {**endpoint.to_dict(), "secret": secret}
 
 
-@router.get(ENDPOINTS, response_model=WebhookEndpointPage, responses=problems())
+@router.get(ENDPOINTS, response_model=WebhookEndpointPage, responses=problems(*KEYED))
 def list_endpoints(
     principal: Admin, webhooks: WebhookService, limit: LimitQ = 100, cursor: CursorQ = None
 ) -> dict[str, Any]:
@@ -75,7 +76,9 @@ def list_endpoints(
 
 
 @router.get(
-    ENDPOINTS + "/{endpoint_id}", response_model=WebhookEndpointOut, responses=problems(404)
+    ENDPOINTS + "/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    responses=problems(*KEYED, NotFound),
 )
 def get_endpoint(endpoint_id: str, principal: Admin, webhooks: WebhookService) -> dict[str, Any]:
     """One endpoint, without its secret."""
@@ -83,7 +86,9 @@ def get_endpoint(endpoint_id: str, principal: Admin, webhooks: WebhookService) -
 
 
 @router.patch(
-    ENDPOINTS + "/{endpoint_id}", response_model=WebhookEndpointOut, responses=problems(404)
+    ENDPOINTS + "/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    responses=problems(*KEYED, NotFound, PayloadTooLarge),
 )
 def update_endpoint(
     endpoint_id: str, body: WebhookEndpointUpdate, principal: Admin, webhooks: WebhookService
@@ -105,7 +110,9 @@ def update_endpoint(
 
 
 @router.delete(
-    ENDPOINTS + "/{endpoint_id}", response_model=WebhookEndpointOut, responses=problems(404)
+    ENDPOINTS + "/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    responses=problems(*KEYED, NotFound),
 )
 def delete_endpoint(endpoint_id: str, principal: Admin, webhooks: WebhookService) -> dict[str, Any]:
     """Delete the endpoint (answered as it was): nothing more is sent to it."""
@@ -115,7 +122,7 @@ def delete_endpoint(endpoint_id: str, principal: Admin, webhooks: WebhookService
 @router.post(
     ENDPOINTS + "/{endpoint_id}/rotate-secret",
     response_model=WebhookEndpointCreated,
-    responses=problems(404),
+    responses=problems(*KEYED, NotFound, PayloadTooLarge),
 )
 def rotate_secret(
     endpoint_id: str,
@@ -139,7 +146,7 @@ def rotate_secret(
 @router.get(
     ENDPOINTS + "/{endpoint_id}/deliveries",
     response_model=WebhookDeliveryPage,
-    responses=problems(404),
+    responses=problems(*KEYED, NotFound),
 )
 def list_deliveries(
     endpoint_id: str,
@@ -157,7 +164,9 @@ def list_deliveries(
 
 
 @router.get(
-    DELIVERIES + "/{delivery_id}", response_model=WebhookDeliveryOut, responses=problems(404)
+    DELIVERIES + "/{delivery_id}",
+    response_model=WebhookDeliveryOut,
+    responses=problems(*KEYED, NotFound),
 )
 def get_delivery(delivery_id: str, principal: Admin, webhooks: WebhookService) -> dict[str, Any]:
     """One delivery: its status, schedule and every attempt."""
@@ -167,7 +176,7 @@ def get_delivery(delivery_id: str, principal: Admin, webhooks: WebhookService) -
 @router.post(
     DELIVERIES + "/{delivery_id}/retry",
     response_model=WebhookDeliveryOut,
-    responses=problems(404, 409),
+    responses=problems(*KEYED, NotFound, InvalidState),
 )
 def retry_delivery(delivery_id: str, principal: Admin, webhooks: WebhookService) -> dict[str, Any]:
     """Send a finished (dead or succeeded) delivery again, at once.
