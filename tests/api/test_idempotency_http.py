@@ -230,3 +230,70 @@ def test_concurrent_duplicate_account_creations_create_one(
     with server.client(key) as api:
         listed = api.get("/v1/accounts").json()["data"]
     assert [a["id"] for a in listed] == [responses[0].json()["id"]]
+
+
+# -- a refused atomic batch ------------------------------------------------------------------------
+
+
+def _sale(amount: int, key: str | None = None) -> dict[str, Any]:
+    lines = [
+        {"account": "alice", "side": "debit", "amount": amount},
+        {"account": "bob", "side": "credit", "amount": amount},
+    ]
+    item: dict[str, Any] = {"lines": lines, "currency": "USD"}
+    if key is not None:
+        item["idempotency_key"] = key
+    return item
+
+
+# alice holds 1000: the second item fails, and aborts the first.
+REFUSED = {"transactions": [_sale(100, "sale-0"), _sale(2000, "sale-1")], "atomic": True}
+
+
+def _fund_alice(api: httpx.Client) -> None:
+    body = {"from": "@world", "to": "alice", "amount": 5000, "currency": "USD"}
+    assert api.post("/v1/transfers", json=body).status_code == 201
+
+
+def test_a_refused_atomic_batch_replays_its_refusal(funded: httpx.Client) -> None:
+    """The same refused atomic batch and key, once the funds are there, replay the refusal."""
+    first = funded.post("/v1/transactions/batch", json=REFUSED, headers=keyed("K1"))
+    assert first.status_code == 200, first.text
+    assert [r["status"] for r in first.json()["results"]] == [422, 422]
+    assert not replayed(first)
+    _fund_alice(funded)
+    again = funded.post("/v1/transactions/batch", json=REFUSED, headers=keyed("K1"))
+    assert again.status_code == 200, again.text
+    assert replayed(again)
+    assert again.json() == first.json()
+    assert posted(funded, "bob") == 0
+
+
+def test_an_item_key_of_a_refused_atomic_batch_stays_unused(funded: httpx.Client) -> None:
+    """An item of a refused atomic batch was not applied: its own key applies it later."""
+    funded.post("/v1/transactions/batch", json=REFUSED, headers=keyed("K1"))
+    _fund_alice(funded)
+    body = {"transactions": [_sale(2000, "sale-1")], "atomic": True}
+    response = funded.post("/v1/transactions/batch", json=body, headers=keyed("K2"))
+    assert [r["status"] for r in response.json()["results"]] == [201]
+    assert not replayed(response)
+    assert posted(funded, "bob") == 2000
+
+
+def test_concurrent_duplicate_refused_atomic_batches_answer_alike(
+    server: Server, new_tenant: NewTenant
+) -> None:
+    """20 identical refused atomic batches with one key, sent at once, answer one refusal."""
+    _, key = new_tenant("acme")
+    with server.client(key) as api:
+        setup_books(api)
+    responses = _together(
+        server,
+        key,
+        lambda c: c.post("/v1/transactions/batch", json=REFUSED, headers=keyed("race-batch")),
+    )
+    assert [r.status_code for r in responses] == [200] * CONCURRENCY, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
+    assert sum(not replayed(r) for r in responses) == 1
+    with server.client(key) as api:
+        assert posted(api, "bob") == 0

@@ -113,6 +113,13 @@ def test_update_bumps_version_and_sets_limit(ledger: Ledger) -> None:
     assert ledger.get_account("u").overdraft_limit is None
 
 
+def test_an_update_that_leaves_out_the_limit_keeps_it(ledger: Ledger) -> None:
+    """An update without overdraft_limit keeps the limit; None would make it unlimited."""
+    ledger.create_account("u", currency="USD", overdraft_limit=50)
+    updated = ledger.update_account("u", metadata={"tier": "gold"})
+    assert (updated.overdraft_limit, updated.metadata) == (50, {"tier": "gold"})
+
+
 def test_update_of_missing_account(ledger: Ledger) -> None:
     """Updating an unknown account raises NOT_FOUND."""
     with pytest.raises(NotFound):

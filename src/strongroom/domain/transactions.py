@@ -10,7 +10,7 @@ hold (post in full or in part, void, expiry). Each entry is a list of
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -24,6 +24,7 @@ from strongroom.domain.accounts import (
     _rfc3339,
     check_account_id,
     check_side,
+    is_label,
     is_text,
 )
 from strongroom.domain.errors import (
@@ -45,6 +46,9 @@ MAX_LINES = 256
 MAX_DESCRIPTION = 1024
 MAX_KIND = 64
 MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
+LABELS = frozenset({"kind"})
+"""Text fields that name rather than describe (a list filters on them, matching exactly):
+:func:`check_text` holds them to :func:`is_label`, with no control character."""
 
 
 class Effect(StrEnum):
@@ -217,6 +221,8 @@ def check_text(value: Any, name: str, limit: int, *, optional: bool) -> str | No
         raise ValidationError(
             f"{name} must be a UTF-8 string of at most {limit} characters", loc=(name,)
         )
+    if name in LABELS and not is_label(value):
+        raise ValidationError(f"{name} must not hold a control character", loc=(name,))
     return value
 
 
@@ -329,14 +335,39 @@ def _check_limit(account: Account, new: Sums) -> None:
 # -- holds ----------------------------------------------------------------------
 
 
+def past_deadline(tx: Transaction, now: datetime) -> bool:
+    """Whether ``tx`` is a hold still recorded as pending whose deadline has come.
+
+    Such a hold is expired in all but its journal entry: post and void refuse it
+    (:func:`check_pending`), reads show it expired (:func:`as_seen_at`), and the
+    sweeper writes the entry that releases its funds.
+    """
+    return tx.status is TxStatus.PENDING and tx.expires_at is not None and tx.expires_at <= now
+
+
+def as_seen_at(tx: Transaction, now: datetime) -> Transaction:
+    """The transaction as a read at ``now`` shows it: a hold past its deadline is
+    ``expired``, as it reads once the sweeper has expired it.
+
+    Only the status changes. The hold's amount stays in the accounts' pending
+    sums until the sweeper's expiry entry releases it: until then a write cannot
+    spend it either, so a balance read shows it held (a balance always equals
+    what the journal records).
+    """
+    return replace(tx, status=TxStatus.EXPIRED) if past_deadline(tx, now) else tx
+
+
 def check_pending(tx: Transaction, now: datetime) -> None:
-    """A hold can change only while pending and before its deadline."""
+    """A hold can change only while pending and before its deadline.
+
+    An expired hold is refused alike (``expired=True``) before and after the
+    sweeper has written its expiry.
+    """
+    if tx.status is TxStatus.EXPIRED or past_deadline(tx, now):
+        at = "" if tx.expires_at is None else f" at {_rfc3339(tx.expires_at)}"
+        raise HoldNotPending(f"transaction {tx.id} expired{at}", expired=True)
     if tx.status is not TxStatus.PENDING:
         raise HoldNotPending(f"transaction {tx.id} is {tx.status.value}, not pending")
-    if tx.expires_at is not None and tx.expires_at <= now:
-        raise HoldNotPending(
-            f"transaction {tx.id} expired at {_rfc3339(tx.expires_at)}", expired=True
-        )
 
 
 def settle_lines(tx: Transaction, amount: Any) -> tuple[Line, ...]:

@@ -97,11 +97,13 @@ class BatchResult:
     @classmethod
     def from_dict(cls, body: Mapping[str, Any], *, replayed: bool = False) -> BatchResult:
         tx = body.get("transaction")
-        error = body.get("error")
+        error = None if body.get("error") is None else error_from_dict(body["error"])
+        if error is not None:
+            error.replayed = replayed
         return cls(
             status=body["status"],
             transaction=None if tx is None else transaction_from_dict(tx, replayed=replayed),
-            error=None if error is None else error_from_dict(error),
+            error=error,
             replayed=replayed,
         )
 

@@ -20,13 +20,14 @@ Feature modules open a unit of work through ``Ledger.unit_of_work`` or
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection
 
@@ -73,6 +74,7 @@ from strongroom.domain.transactions import (
     Transaction,
     TxStatus,
     apply_postings,
+    as_seen_at,
     check_accounts,
     check_lines,
     check_pending,
@@ -199,24 +201,66 @@ class TxCall:
         return cls(operation, request, key, request_hash(operation, request.to_dict()))
 
 
-def tx_call(
-    operation: str, lines: Any, currency: Any, *, idempotency_key: Any = None, **options: Any
-) -> TxCall:
-    """A checked call for a new transaction (``options`` as :func:`tx_request` takes
-    them); raises what the unit of work's operation would."""
-    return TxCall.of(operation, tx_request(lines, currency, **options), idempotency_key)
-
-
 def transfer_call(
-    source: Any, destination: Any, amount: Any, currency: Any, **options: Any
+    source: Any,
+    destination: Any,
+    amount: Any,
+    currency: Any,
+    *,
+    description: Any = None,
+    metadata: Any = None,
+    kind: Any = None,
+    pending: Any = False,
+    timeout_seconds: Any = None,
+    idempotency_key: Any = None,
 ) -> TxCall:
-    """A checked call of :meth:`UnitOfWork.transfer` (the same keyword options)."""
-    return tx_call("transfer", transfer_lines(source, destination, amount), currency, **options)
+    """A checked call of :meth:`UnitOfWork.transfer` (the same arguments); raises
+    what the unit of work's operation would."""
+    request = tx_request(
+        transfer_lines(source, destination, amount),
+        currency,
+        description=description,
+        metadata=metadata,
+        kind=kind,
+        pending=pending,
+        timeout_seconds=timeout_seconds,
+    )
+    return TxCall.of("transfer", request, idempotency_key)
 
 
-def post_call(lines: Any, *, currency: Any, **options: Any) -> TxCall:
-    """A checked call of :meth:`UnitOfWork.post` (the same keyword options)."""
-    return tx_call("post", lines, currency, **options)
+def post_call(
+    lines: Any,
+    *,
+    currency: Any,
+    description: Any = None,
+    metadata: Any = None,
+    kind: Any = None,
+    pending: Any = False,
+    timeout_seconds: Any = None,
+    idempotency_key: Any = None,
+) -> TxCall:
+    """A checked call of :meth:`UnitOfWork.post` (the same arguments); raises what
+    the unit of work's operation would."""
+    request = tx_request(
+        lines,
+        currency,
+        description=description,
+        metadata=metadata,
+        kind=kind,
+        pending=pending,
+        timeout_seconds=timeout_seconds,
+    )
+    return TxCall.of("post", request, idempotency_key)
+
+
+class Keep(enum.Enum):
+    """The default of ``update_account(overdraft_limit=...)``: leave the limit as it
+    is (``None`` there means unlimited)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 WRITE_AHEAD_ENTRIES = 100
@@ -500,22 +544,24 @@ class UnitOfWork:
         self._event("account.created", account.to_dict(), now)
         return account
 
-    _KEEP: Any = object()
-
     def update_account(
         self,
         account_id: str,
         *,
         status: str | None = None,
-        overdraft_limit: Any = _KEEP,
+        overdraft_limit: int | Literal[Keep.KEEP] | None = KEEP,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Account:
-        """Change status, overdraft limit (``None``: unlimited) or metadata (replaced)."""
+        """Change status, overdraft limit (``None``: unlimited) or metadata (replaced).
+
+        ``status=None`` and ``metadata=None`` leave them as they are; so does
+        ``overdraft_limit`` left out (:data:`KEEP`).
+        """
         request: dict[str, Any] = {"id": account_id}
         if status is not None:
             request["status"] = status
-        if overdraft_limit is not self._KEEP:
+        if overdraft_limit is not Keep.KEEP:
             request["overdraft_limit"] = check_overdraft_limit(overdraft_limit)
         if metadata is not None:
             request["metadata"] = check_metadata(metadata)
@@ -785,7 +831,7 @@ class UnitOfWork:
 
     def _reverse(self, tx_id: str, description: str | None) -> Transaction:
         original = self.transaction(tx_id)
-        lines = reversal_lines(original)
+        lines = reversal_lines(as_seen_at(original, self._now()))  # an expired hold says so
         if tx_id in self._reversed or q.find_reversal(self.connection, self.tenant, tx_id):
             raise InvalidState(f"transaction {tx_id} is already reversed")
         request = tx_request(
