@@ -141,11 +141,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def open_ledger(db_url: str, clock: FakeClock) -> Iterator[Callable[..., Ledger]]:
-    """Open ledgers on the test's database (closed at the end): ``open_ledger(tenant=...)``."""
+    """Open ledgers on the test's database (closed at the end): ``open_ledger(tenant=...)``
+    creates that tenant when it is new."""
     opened: list[Ledger] = []
 
     def open_(tenant: str = "t1", **kwargs: object) -> Ledger:
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("create_tenant", True)  # tests name the tenants they make
         ledger = Ledger.open(db_url, tenant=tenant, **kwargs)  # type: ignore[arg-type]
         opened.append(ledger)
         return ledger

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from strongroom.api.app import create_app
+from strongroom.api.protocol import ProblemHttpToolsProtocol
 from strongroom.api.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -46,7 +47,12 @@ def server(db_url: str) -> Iterator[Server]:
         poll_interval_seconds=0.1,
     )
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=ProblemHttpToolsProtocol,  # as `strongroom serve` does
     )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -67,7 +73,12 @@ def server(db_url: str) -> Iterator[Server]:
 def new_tenant(server: Server) -> Callable[[str], tuple[str, str]]:
     """Create a tenant through the API: returns ``(tenant id, its all-scopes key)``."""
 
+    used: dict[str, int] = {}
+
     def create(name: str = "acme") -> tuple[str, str]:
+        used[name] = used.get(name, 0) + 1  # names are unique: a test's second "acme" is "acme-2"
+        if used[name] > 1:
+            name = f"{name}-{used[name]}"
         with server.client(server.admin_token) as admin:
             response = admin.post("/v1/tenants", json={"name": name})
         assert response.status_code == 201, response.text

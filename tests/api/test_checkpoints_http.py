@@ -34,7 +34,9 @@ def _tenant_with_history(server: Server, new_tenant: NewTenant, name: str) -> tu
 
 
 def _sign(server: Server, tenant: str, key: SigningKey) -> Checkpoint:
-    with Ledger.open(server.database_url, tenant=tenant, migrate=False, create=False) as ledger:
+    with Ledger.open(
+        server.database_url, tenant=tenant, migrate=False, create_tenant=False
+    ) as ledger:
         return ledger.checkpoint(key)
 
 

@@ -50,10 +50,17 @@ def test_the_first_key_of_a_tenant_has_every_scope(server: Server, new_tenant: N
 
 
 def test_each_tenant_gets_its_own_id_and_key(new_tenant: NewTenant) -> None:
-    """Two tenants, even with the same name, get distinct ids and keys."""
-    first, second = new_tenant("same"), new_tenant("same")
+    """Two tenants get distinct ids and keys."""
+    first, second = new_tenant("first"), new_tenant("second")
     assert first[0] != second[0]
     assert first[1] != second[1]
+
+
+def test_a_tenant_name_is_taken_once(server: Server, new_tenant: NewTenant) -> None:
+    """A second tenant with a name already taken answers 409 ALREADY_EXISTS."""
+    new_tenant("same")
+    with server.client(server.admin_token) as admin:
+        problem(admin.post("/v1/tenants", json={"name": "same"}), 409, "ALREADY_EXISTS")
 
 
 def test_only_the_admin_token_creates_tenants(server: Server, new_tenant: NewTenant) -> None:

@@ -88,5 +88,5 @@ def books(client: Client) -> Client:
 @pytest.fixture
 def library(server: Server, tenant: tuple[str, str]) -> Iterator[Ledger]:  # noqa: F811
     """The library's ``Ledger`` on the server's database, for the same tenant."""
-    with Ledger.open(server.database_url, tenant=tenant[0], create=False) as ledger:
+    with Ledger.open(server.database_url, tenant=tenant[0], create_tenant=False) as ledger:
         yield ledger

@@ -9,14 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from prometheus_client import Counter
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from strongroom.access import keys
 from strongroom.access.cache import CachedKey, KeyCache
 from strongroom.domain.accounts import _rfc3339, is_text
 from strongroom.domain.clock import Clock, SystemClock
-from strongroom.domain.errors import Forbidden, NotFound, Unauthenticated, ValidationError
+from strongroom.domain.errors import (
+    AlreadyExists,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationError,
+)
 from strongroom.domain.ids import new_id
 from strongroom.engine.ledger import Ledger
 from strongroom.engine.pages import Page, check_limit, decode_cursor, page_of
@@ -25,6 +33,15 @@ from strongroom.store import access as sql
 from strongroom.store import queries as q
 from strongroom.store.database import read_connection, write_connection
 
+_CACHE_LOOKUPS = Counter(
+    "strongroom_api_key_cache_lookups_total",
+    "API keys looked up in the key cache: found (hit), not there (miss), or not asked "
+    "because no read of the revocation epoch is recent enough (stale)",
+    ["result"],
+)
+_CACHE_HITS, _CACHE_MISSES, _CACHE_STALE = (
+    _CACHE_LOOKUPS.labels(result) for result in ("hit", "miss", "stale")
+)
 LAST_USE_RESOLUTION = timedelta(seconds=60)
 """A key's last use is recorded at most once a minute (a write per request otherwise)."""
 MAX_NAME = 200
@@ -83,6 +100,32 @@ class Tenant:
         return {"id": self.id, "name": self.name, "created_at": _rfc3339(self.created_at)}
 
 
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant as ``strongroom tenants show`` reports it."""
+
+    tenant: Tenant
+    head_seq: int
+    head_hash: str | None
+    live_keys: int
+    keys: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.tenant.to_dict(),
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "api_keys": {"active": self.live_keys, "total": self.keys},
+        }
+
+
+def _tenant(row: Row[Any]) -> Tenant:
+    return Tenant(row.id, row.name, row.created_at)
+
+
+def _name_taken(name: str) -> AlreadyExists:
+    return AlreadyExists(f"a tenant called {name!r} exists already", name=name)
+
+
 def _key(row: Row[Any]) -> ApiKey:
     return ApiKey(
         id=row.id,
@@ -138,16 +181,48 @@ class Access:
         return write_connection(self.engine)
 
     def create_tenant(self, name: str) -> tuple[Tenant, str]:
-        """A new tenant with its ledger, and a first key holding every scope (shown once)."""
+        """A new tenant with its ledger, and a first key holding every scope (shown once).
+
+        Names are unique, and no name is another tenant's id: ALREADY_EXISTS.
+        """
         tenant = Tenant(new_id("tn"), _name(name), self.clock.now())
-        with self._begin() as conn, conn.begin():
-            q.insert_tenant(conn, tenant.id, tenant.name, tenant.created_at)
-            secret = self._insert_key(conn, tenant.id, "initial key", keys.SCOPES, None)[1]
+        try:
+            with self._begin() as conn, conn.begin():
+                if sql.find_tenant(conn, tenant.name) is not None:
+                    raise _name_taken(tenant.name)
+                q.insert_tenant(conn, tenant.id, tenant.name, tenant.created_at)
+                secret = self._insert_key(conn, tenant.id, "initial key", keys.SCOPES, None)[1]
+        except IntegrityError:  # a concurrent creation of the same name committed first
+            raise _name_taken(tenant.name) from None
         return tenant, secret
 
     def has_tenants(self) -> bool:
         with self.engine.connect() as conn:
             return sql.count_tenants(conn) > 0
+
+    def list_tenants(self, *, limit: int = 100, cursor: str | None = None) -> Page[Tenant]:
+        """Every tenant of the database, in id order."""
+        limit = check_limit(limit)
+        after = decode_cursor(cursor, "tenants")
+        with read_connection(self.engine) as conn:
+            rows = sql.list_tenants(conn, after=after, limit=limit + 1)
+        return page_of([_tenant(r) for r in rows], limit, "tenants", lambda t: t.id)
+
+    def tenant(self, ref: str) -> TenantInfo:
+        """The tenant whose id or name is ``ref``, with its ledger's head and its keys."""
+        with read_connection(self.engine) as conn:
+            row = sql.find_tenant(conn, ref) if is_text(ref) else None
+            if row is None:
+                raise NotFound(f"no tenant {ref!r}")
+            head = q.read_head(conn, row.id)
+            live, made = sql.count_keys(conn, row.id, self.clock.now())
+        return TenantInfo(
+            tenant=_tenant(row),
+            head_seq=0 if head is None else head.seq,
+            head_hash=None if head is None else head.hash,
+            live_keys=live,
+            keys=made,
+        )
 
     def create_key(
         self,
@@ -258,19 +333,37 @@ class Access:
         None means "not known here": call :meth:`authenticate`. A malformed key
         answers UNAUTHENTICATED at once.
         """
-        if self.cache is None:
+        cache = self.cache
+        if cache is None:
             return None
         if not keys.well_formed(secret):
             raise Unauthenticated("malformed API key")
-        found = self.cache.get(keys.digest(secret))
-        return None if found is None else Principal(found.tenant, found.key_id, found.scopes)
+        found = cache.get(keys.digest(secret))
+        if found is None:
+            (_CACHE_MISSES if cache.fresh() else _CACHE_STALE).inc()
+            return None
+        _CACHE_HITS.inc()
+        return Principal(found.tenant, found.key_id, found.scopes)
 
-    def refresh_revocations(self) -> None:
-        """Read the revocation epoch, so the key cache forgets keys revoked elsewhere."""
-        if self.cache is not None:
-            with read_connection(self.engine) as conn:
-                epoch = sql.revocation_epoch(conn)
-            self.cache.saw_epoch(epoch)
+    def refresh_revocations(self, conn: Connection | None = None) -> None:
+        """Read the revocation epoch, so the key cache forgets keys revoked elsewhere.
+
+        On ``conn`` when given (a :func:`read_connection` the caller keeps for its
+        reads: the server's watcher waits for no connection of the pool), else on
+        one from the pool. The read's start is taken once the connection is in
+        hand, just before the query is sent (see :mod:`.cache`).
+        """
+        cache = self.cache
+        if cache is None:
+            return
+        if conn is None:
+            with read_connection(self.engine) as own:
+                self.refresh_revocations(own)
+            return
+        started = cache.monotonic()
+        epoch = sql.revocation_epoch(conn)
+        conn.rollback()  # SQLite: end the read, or the next one would see its snapshot
+        cache.saw_epoch(epoch, started)
 
     def authenticate(self, secret: str) -> Principal:
         """The principal of a presented key; UNAUTHENTICATED for anything not valid now."""

@@ -91,7 +91,7 @@ def open_http(db: Database, settings: RunSettings, stage: Stage) -> Iterator[Tri
     transfers_row.extra["server_memory"] = sampler.report()
     if settings.verify:
         stage("verifying the books")
-        with Ledger.open(db.url, tenant=tenant, migrate=False, create=False) as ledger:
+        with Ledger.open(db.url, tenant=tenant, migrate=False, create_tenant=False) as ledger:
             began = time.perf_counter()
             report = ledger.verify()
         batches_row.extra["verified"] = report.ok

@@ -191,7 +191,9 @@ def _ledger(db: Database, settings: RunSettings, stack: ExitStack, *, grouped: b
     """A ledger of its own on the books :func:`open_trial` set up."""
     group_commit = settings.group_commit and grouped
     return stack.enter_context(
-        Ledger.open(db.url, tenant=TENANT, migrate=False, create=False, group_commit=group_commit)
+        Ledger.open(
+            db.url, tenant=TENANT, migrate=False, create_tenant=False, group_commit=group_commit
+        )
     )
 
 

@@ -43,6 +43,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+PROBLEM_TYPE_BASE = "https://strongroom.dev/problems/"
+"""Problem documents' ``type`` is this and the code in kebab case."""
+
 
 class StrongroomError(Exception):
     """Base of every error Strongroom raises on purpose."""
@@ -69,6 +72,10 @@ class StrongroomError(Exception):
         }
         body.update(self.extra)
         return body
+
+    def to_problem(self) -> dict[str, Any]:
+        """The whole problem document: :meth:`to_dict` with its ``type`` URI."""
+        return {"type": PROBLEM_TYPE_BASE + self.code.lower().replace("_", "-"), **self.to_dict()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code}: {self.detail!r})"

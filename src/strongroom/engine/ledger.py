@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -24,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from strongroom.domain.accounts import Account, Balance, is_text
 from strongroom.domain.clock import Clock, SystemClock
 from strongroom.domain.errors import (
+    AlreadyExists,
     BatchAborted,
     InvalidState,
     NotFound,
@@ -32,7 +32,7 @@ from strongroom.domain.errors import (
     ValidationError,
 )
 from strongroom.domain.money import Currency
-from strongroom.domain.transactions import Line, StatementLine, Transaction
+from strongroom.domain.transactions import Line, StatementLine, Transaction, as_seen_at
 from strongroom.engine.checkpoints import Checkpoint, SigningKey, matches_chain
 from strongroom.engine.checkpoints import take as take_checkpoint
 from strongroom.engine.feed import Event, check_types, read_page
@@ -48,8 +48,10 @@ from strongroom.engine.requests import (
     as_request,
     describe,
 )
-from strongroom.engine.uow import UnitOfWork, post_call, transfer_call
+from strongroom.engine.tenants import Choice, check_tenant_id, choose_tenant
+from strongroom.engine.uow import KEEP, Keep, UnitOfWork, post_call, transfer_call
 from strongroom.engine.verify import VerifyReport, verify
+from strongroom.store import access as tenant_sql
 from strongroom.store import checkpoints as checkpoint_sql
 from strongroom.store import queries as q
 from strongroom.store.database import (
@@ -59,12 +61,11 @@ from strongroom.store.database import (
     read_connection,
     write_connection,
 )
-from strongroom.store.migrate import upgrade
+from strongroom.store.migrate import require_current, upgrade
 
 T = TypeVar("T")
 MAX_BATCH = 1000
 MAX_ATTEMPTS = 10
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 class _AtomicFailure(Exception):
@@ -94,12 +95,8 @@ class Ledger:
         group_commit: bool = True,
         _committer: GroupCommitter | None = None,
     ) -> None:
-        if not isinstance(tenant, str) or not _TENANT_ID.match(tenant):
-            raise ValidationError(
-                "a tenant id is 1 to 64 letters, digits, '_', '.' or '-'", loc=("tenant",)
-            )
         self.engine = engine
-        self.tenant = tenant
+        self.tenant = check_tenant_id(tenant)
         self.clock: Clock = clock or SystemClock()
         self.group_commit = group_commit
         self._committer = _committer or GroupCommitter(self._run_batch)
@@ -109,28 +106,34 @@ class Ledger:
         cls,
         url: str = DEFAULT_URL,
         *,
-        tenant: str = "default",
+        tenant: str | None = None,
+        create_tenant: bool | None = None,
         clock: Clock | None = None,
         migrate: bool = True,
-        create: bool = True,
         group_commit: bool = True,
     ) -> Ledger:
-        """Open the database at ``url`` for ``tenant``.
+        """Open the database at ``url`` (migrated to the newest schema unless
+        ``migrate=False``) and the ledger of ``tenant``: its id or its name.
 
-        By default the schema is migrated and the tenant's ledger created when
-        missing; with ``create=False`` a missing tenant raises NOT_FOUND.
-        ``group_commit=False`` gives every write a transaction of its own (see
-        :mod:`strongroom.engine.group`).
+        Without ``tenant``, the database's only tenant, or the one called
+        ``default``. A tenant that does not exist is created (with that id and
+        name) on a database that has no tenant yet, or with
+        ``create_tenant=True``; otherwise it raises NOT_FOUND naming the tenants
+        that exist. ``create_tenant=False`` never creates one. An unreachable
+        database, or one whose schema is not current with ``migrate=False``,
+        raises STORAGE_UNAVAILABLE. ``group_commit=False`` gives every write a
+        transaction of its own (see :mod:`strongroom.engine.group`).
         """
         engine = create_db_engine(url)
         try:
             if migrate:
                 upgrade(engine)
-            ledger = cls(engine, tenant=tenant, clock=clock, group_commit=group_commit)
-            if create:
-                ledger.ensure_tenant()
             else:
-                ledger.head()  # raises NotFound for an unknown tenant
+                require_current(engine)
+            chosen = _choose(engine, tenant, create_tenant)
+            ledger = cls(engine, tenant=chosen.id, clock=clock, group_commit=group_commit)
+            if chosen.create:
+                ledger.ensure_tenant(tenant or chosen.id)
         except BaseException:
             engine.dispose()
             raise
@@ -152,9 +155,14 @@ class Ledger:
     def ensure_tenant(self, name: str | None = None) -> None:
         """Create this tenant's ledger if it does not exist yet."""
 
+        wanted = name or self.tenant
+
         def create(conn: Connection) -> None:
-            if not q.tenant_exists(conn, self.tenant):
-                q.insert_tenant(conn, self.tenant, name or self.tenant, self.clock.now())
+            if q.tenant_exists(conn, self.tenant):
+                return
+            if tenant_sql.find_tenant(conn, wanted) is not None:
+                raise AlreadyExists(f"another tenant is called {wanted!r}")
+            q.insert_tenant(conn, self.tenant, wanted, self.clock.now())
 
         with self.engine.connect() as conn:
             if q.tenant_exists(conn, self.tenant):
@@ -277,40 +285,140 @@ class Ledger:
     def define_unit(self, code: str, exponent: int) -> Currency:
         return self._submit(lambda uow: uow.define_unit(code, exponent))
 
-    def create_account(self, account_id: str | None = None, **kwargs: Any) -> Account:
-        return self._submit(lambda uow: uow.create_account(account_id, **kwargs))
+    def create_account(
+        self,
+        account_id: str | None = None,
+        *,
+        currency: str,
+        normal_balance: str = "credit",
+        overdraft_limit: int | None = 0,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Account:
+        """Create an account: ``account_id=None`` generates its id; ``overdraft_limit``
+        is how far ``available`` may go below zero (``None``: unlimited)."""
+        return self._submit(
+            lambda uow: uow.create_account(
+                account_id,
+                currency=currency,
+                normal_balance=normal_balance,
+                overdraft_limit=overdraft_limit,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+            )
+        )
 
-    def update_account(self, account_id: str, **kwargs: Any) -> Account:
-        return self._submit(lambda uow: uow.update_account(account_id, **kwargs))
+    def update_account(
+        self,
+        account_id: str,
+        *,
+        status: str | None = None,
+        overdraft_limit: int | Literal[Keep.KEEP] | None = KEEP,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Account:
+        """Change the status, the overdraft limit (``None``: unlimited; left out: as it
+        is) or the metadata (replaced whole). ``None`` leaves status and metadata be."""
+        return self._submit(
+            lambda uow: uow.update_account(
+                account_id,
+                status=status,
+                overdraft_limit=overdraft_limit,
+                metadata=metadata,
+                idempotency_key=idempotency_key,
+            )
+        )
 
     # A transfer or post is checked here, in the caller's thread, before it joins a
     # group commit: the leader of a group then only applies the ledger's rules.
 
     def transfer(
-        self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
+        self,
+        source: str,
+        destination: str,
+        amount: int,
+        currency: str,
+        *,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        kind: str | None = None,
+        pending: bool = False,
+        timeout_seconds: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Transaction:
-        call = transfer_call(source, destination, amount, currency, **kwargs)
+        """Move ``amount`` from ``source`` (debited) to ``destination`` (credited); with
+        ``pending=True`` hold it (until ``timeout_seconds``, when given)."""
+        call = transfer_call(
+            source, destination, amount, currency,
+            description=description, metadata=metadata, kind=kind, pending=pending,
+            timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
+        )  # fmt: skip
         return self._submit(lambda uow: uow.apply(call), source, destination, key=call.key)
 
-    def post(self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any) -> Transaction:
-        call = post_call(lines, **kwargs)
+    def post(
+        self,
+        lines: Sequence[Line | Mapping[str, Any]],
+        *,
+        currency: str,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        kind: str | None = None,
+        pending: bool = False,
+        timeout_seconds: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transaction:
+        """Post a transaction of two or more lines, debits equal to credits in
+        ``currency``; with ``pending=True`` hold it (as :meth:`transfer`)."""
+        call = post_call(
+            lines, currency=currency,
+            description=description, metadata=metadata, kind=kind, pending=pending,
+            timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
+        )  # fmt: skip
         hint = [line.account for line in call.request.lines]
         return self._submit(lambda uow: uow.apply(call), *hint, key=call.key)
 
     async def transfer_async(
-        self, source: str, destination: str, amount: int, currency: str, **kwargs: Any
+        self,
+        source: str,
+        destination: str,
+        amount: int,
+        currency: str,
+        *,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        kind: str | None = None,
+        pending: bool = False,
+        timeout_seconds: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Transaction:
         """:meth:`transfer` for asyncio: awaits its group commit without holding a thread."""
-        call = transfer_call(source, destination, amount, currency, **kwargs)
+        call = transfer_call(
+            source, destination, amount, currency,
+            description=description, metadata=metadata, kind=kind, pending=pending,
+            timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
+        )  # fmt: skip
         return await self._submit_async(
             lambda uow: uow.apply(call), source, destination, key=call.key
         )
 
     async def post_async(
-        self, lines: Sequence[Line | Mapping[str, Any]], **kwargs: Any
+        self,
+        lines: Sequence[Line | Mapping[str, Any]],
+        *,
+        currency: str,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        kind: str | None = None,
+        pending: bool = False,
+        timeout_seconds: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Transaction:
         """:meth:`post` for asyncio: awaits its group commit without holding a thread."""
-        call = post_call(lines, **kwargs)
+        call = post_call(
+            lines, currency=currency,
+            description=description, metadata=metadata, kind=kind, pending=pending,
+            timeout_seconds=timeout_seconds, idempotency_key=idempotency_key,
+        )  # fmt: skip
         hint = [line.account for line in call.request.lines]
         return await self._submit_async(lambda uow: uow.apply(call), *hint, key=call.key)
 
@@ -324,8 +432,14 @@ class Ledger:
     def void_pending(self, tx_id: str, *, idempotency_key: str | None = None) -> Transaction:
         return self._submit(lambda uow: uow.void_pending(tx_id, idempotency_key=idempotency_key))
 
-    def reverse(self, tx_id: str, **kwargs: Any) -> Transaction:
-        return self._submit(lambda uow: uow.reverse(tx_id, **kwargs))
+    def reverse(
+        self, tx_id: str, *, description: str | None = None, idempotency_key: str | None = None
+    ) -> Transaction:
+        """Post a new transaction with every line of ``tx_id`` (a posted one) swapped;
+        ``description`` defaults to ``"reversal of <id>"``."""
+        return self._submit(
+            lambda uow: uow.reverse(tx_id, description=description, idempotency_key=idempotency_key)
+        )
 
     def expire_holds_of_all_tenants(self) -> int:
         """Expire every due hold of every tenant on this database (the server's sweeper)."""
@@ -354,7 +468,9 @@ class Ledger:
         Non-atomic: each item succeeds or fails on its own. Atomic: all commit,
         or none does and every item that did not fail itself is ``BATCH_ABORTED``.
         ``idempotency_key`` covers the whole batch (each item may have its own too):
-        a replay returns every item's first result.
+        a replay returns every item's first result, a refused atomic batch's too.
+        The items of a refused atomic batch leave their own keys unused: none of
+        them was applied, so each may be sent again under its key.
         """
         if not isinstance(requests, Sequence) or not 1 <= len(requests) <= MAX_BATCH:
             raise ValidationError(
@@ -380,6 +496,16 @@ class Ledger:
                     uow.write_ahead()  # PostgreSQL writes these while the next are built
             return results
 
+        def keyed(uow: UnitOfWork, apply: Callable[[], list[BatchResult]]) -> list[BatchResult]:
+            return uow.idempotent(
+                idempotency_key,
+                "batch",
+                request,
+                apply,
+                lambda results: {"results": [r.to_dict(uow.tx_body) for r in results]},
+                lambda body: [BatchResult.from_dict(r, replayed=True) for r in body["results"]],
+            )
+
         def work(uow: UnitOfWork) -> list[BatchResult]:
             # The head, every item's accounts and every key (the batch's own too)
             # in one round trip, before the batch's key is looked at.
@@ -387,23 +513,25 @@ class Ledger:
                 (account for item in parsed for account in accounts_of(item)),
                 [idempotency_key, *(getattr(item, "idempotency_key", None) for item in parsed)],
             )
-            return uow.idempotent(
-                idempotency_key,
-                "batch",
-                request,
-                lambda: run(uow),
-                lambda results: {"results": [r.to_dict(uow.tx_body) for r in results]},
-                lambda body: [BatchResult.from_dict(r, replayed=True) for r in body["results"]],
-            )
+            return keyed(uow, lambda: run(uow))
 
         try:
             return self.transact(work)
         except _AtomicFailure as failure:
             aborted = BatchAborted(f"not applied: item {failure.index} of the atomic batch failed")
-            return [
+            refused = [
                 BatchResult.failed(failure.error if i == failure.index else aborted)
                 for i in range(len(parsed))
             ]
+        if idempotency_key is None:
+            return refused
+        # The refusal rolled back with its items, the batch's key with them. It is
+        # the batch's first answer all the same: its key keeps it, in a unit of work
+        # of its own that stores nothing else (the items' own keys stay unused: none
+        # of them was applied). Under the head lock the key is looked at again: when
+        # a duplicate of this batch stored its answer first, that answer is this
+        # one's too, so one key never gives two answers nor applies twice.
+        return self.transact(lambda uow: keyed(uow, lambda: refused))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -491,13 +619,16 @@ class Ledger:
         return Page([line for _, line in page.data], page.next_cursor)
 
     def get_transaction(self, tx_id: str) -> Transaction:
+        """The transaction as it stands now: a hold past its deadline reads ``expired``
+        although the sweeper has not yet written its expiry (post and void refuse it
+        already). Its amount stays held in the accounts' balances until then."""
         if not is_text(tx_id):
             raise NotFound("transaction not found")
         with self._read() as conn:
             found = q.load_transaction(conn, self.tenant, tx_id, lock=False)
         if found is None:
             raise NotFound(f"transaction {tx_id!r} not found")
-        return found
+        return as_seen_at(found, self.clock.now())
 
     def list_transactions(
         self,
@@ -509,6 +640,8 @@ class Ledger:
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[Transaction]:
+        """Transactions in sequence order; a hold past its deadline reads ``expired``
+        (see :meth:`get_transaction`)."""
         limit = check_limit(limit)
         _aware(start, "from")
         _aware(end, "to")
@@ -520,7 +653,9 @@ class Ledger:
                 conn, self.tenant, account=account, kind=kind, start=start, end=end,
                 after=after, limit=limit + 1,
             )  # fmt: skip
-        return page_of(rows, limit, "transactions", lambda tx: tx.seq)
+        now = self.clock.now()
+        seen = [as_seen_at(tx, now) for tx in rows]
+        return page_of(seen, limit, "transactions", lambda tx: tx.seq)
 
     def events(self, *, after: int = 0, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
         """Outbox events in commit order: ``{"id", "seq", "type", "created_at", "data"}``."""
@@ -655,6 +790,11 @@ class Ledger:
         """Every tenant that has a ledger in this database, in id order."""
         with self._read() as conn:
             return q.tenant_ids(conn)
+
+
+def _choose(engine: Engine, tenant: str | None, create: bool | None) -> Choice:
+    with read_connection(engine) as conn:
+        return choose_tenant(conn, tenant, create=create)
 
 
 def _apply_one(

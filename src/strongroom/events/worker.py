@@ -35,6 +35,7 @@ from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from strongroom.domain.clock import Clock, SystemClock
+from strongroom.domain.errors import StorageUnavailable
 from strongroom.engine.checkpoints import SigningKey
 from strongroom.engine.ledger import Ledger
 from strongroom.events.relay import Relay
@@ -115,13 +116,26 @@ class Worker:
         self._local_due = {job.name: self.clock.now() for job in self.jobs if not job.shared}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set; a failed pass is logged and tried again."""
+        """Work until ``stop`` is set; a failed pass is logged and tried again.
+
+        While the database does not answer, that is said once, in one line.
+        """
+        unavailable = False
         while not stop.is_set():
             try:
                 busy = await self.tick()
+            except StorageUnavailable as exc:
+                if not unavailable:
+                    log.warning("worker waits for the database: %s", exc.detail)
+                unavailable = True
+                busy = 0
             except Exception:
                 log.exception("worker pass failed; trying again shortly")
                 busy = 0
+            else:
+                if unavailable:
+                    log.info("worker: the database answers again")
+                unavailable = False
             if busy == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)

@@ -21,6 +21,32 @@ def get_tenant(conn: Connection, tenant: str) -> Row[Any] | None:
     return conn.execute(select(tenants).where(tenants.c.id == tenant)).first()
 
 
+def find_tenant(conn: Connection, ref: str) -> Row[Any] | None:
+    """The tenant whose id is ``ref``, else the one whose name is ``ref``."""
+    found = get_tenant(conn, ref)
+    if found is None:
+        found = conn.execute(select(tenants).where(tenants.c.name == ref)).first()
+    return found
+
+
+def list_tenants(conn: Connection, *, after: str | None, limit: int) -> Sequence[Row[Any]]:
+    """Tenants in id order, after the id ``after``."""
+    query = select(tenants)
+    if after is not None:
+        query = query.where(tenants.c.id > after)
+    return conn.execute(query.order_by(tenants.c.id).limit(limit)).all()
+
+
+def count_keys(conn: Connection, tenant: str, now: datetime) -> tuple[int, int]:
+    """(keys that authenticate now, keys ever made) of a tenant."""
+    k = api_keys.c
+    live = (k.revoked_at.is_(None)) & ((k.expires_at.is_(None)) | (k.expires_at > now))
+    row = conn.execute(
+        select(func.count(), func.count().filter(live)).where(k.tenant_id == tenant)
+    ).one()
+    return int(row[1]), int(row[0])
+
+
 def insert_key(conn: Connection, values: dict[str, Any]) -> None:
     row = dict(values)
     row["scopes"] = json.dumps(list(row["scopes"]))

@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from strongroom.domain.errors import ValidationError
+from strongroom.domain.errors import StorageUnavailable, ValidationError
 from strongroom.store.prepared import driver_errors
 
 DEFAULT_URL = "sqlite:///./strongroom.db"
@@ -68,8 +68,26 @@ def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
     many of its requests (see docs/benchmarks.md, "Reads under load").
     """
     url = normalize_url(url)
-    if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+    engine = _sqlite_engine(url) if url.startswith("sqlite") else _postgresql_engine(url, pool_size)
+    event.listen(engine, "handle_error", _unreachable)
+    return engine
+
+
+def _unreachable(context: ExceptionContext) -> None:
+    """A connection that cannot be opened raises STORAGE_UNAVAILABLE, in one line.
+
+    Only failures to connect: an error on an open connection (a busy SQLite
+    file, a deadlock, a dropped connection) stays a DBAPIError, for the unit of
+    work's retry to judge.
+    """
+    if context.connection is not None or context.engine is None:
+        return
+    reason = str(context.original_exception).strip().splitlines() or ["no reason given"]
+    where = context.engine.url.render_as_string(hide_password=True)
+    raise StorageUnavailable(f"cannot open the database {where}: {reason[0].strip()}") from None
+
+
+def _postgresql_engine(url: str, pool_size: int) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,

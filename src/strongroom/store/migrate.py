@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from strongroom.domain.errors import StorageUnavailable
 from strongroom.store.database import write_connection
 
 _LOCATION = str(Path(__file__).with_name("migrations"))
@@ -39,6 +40,38 @@ def current_revision(engine: Engine) -> str | None:
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def require_current(engine: Engine) -> str:
+    """The schema's revision; STORAGE_UNAVAILABLE unless it is this code's newest.
+
+    For what only reads or writes an existing database (``verify``, ``worker``...):
+    a missing SQLite file is not created, and a schema to migrate is named.
+    """
+    url = engine.url
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in {None, "", ":memory:"}
+    if on_disk and not Path(str(url.database)).is_file():
+        raise StorageUnavailable(
+            f"no database at {url.database}: create it with `strongroom migrate`"
+        )
+    found = current_revision(engine)
+    head = head_revision()
+    if found == head:
+        return head
+    if found is None:
+        detail = "it has no Strongroom schema: create it with `strongroom migrate`"
+    elif found in _known_revisions():
+        detail = (
+            f"its schema is at revision {found}, this version needs {head}: "
+            "run `strongroom migrate`"
+        )
+    else:
+        detail = f"its schema is at revision {found}, newer than this version ({head})"
+    raise StorageUnavailable(f"the database {url.render_as_string(hide_password=True)}: {detail}")
+
+
+def _known_revisions() -> set[str]:
+    return {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
 
 
 def upgrade(engine: Engine) -> str:

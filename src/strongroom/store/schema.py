@@ -80,6 +80,7 @@ tenants = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     _created(),
+    Index("ux_tenants_name", "name", unique=True),  # `--tenant NAME` names one tenant
 )
 
 units = Table(
