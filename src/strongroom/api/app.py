@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -13,13 +15,13 @@ from datetime import timedelta
 from anyio import CapacityLimiter
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection, Engine
 
 from strongroom._version import __version__
-from strongroom.access.service import Access
-from strongroom.api import problems
-from strongroom.api.middleware import BodyLimit, Metrics, RequestId
+from strongroom.access.bootstrap import banner, create_first_tenant
+from strongroom.access.service import Access, Tenant
+from strongroom.api import docs, problems
+from strongroom.api.middleware import BodyLimit, Metrics, RequestId, StrictJson
 from strongroom.api.routes import (
     access,
     accounts,
@@ -29,8 +31,9 @@ from strongroom.api.routes import (
     transactions,
     webhooks,
 )
-from strongroom.api.settings import Settings
+from strongroom.api.settings import AWAIT_DATABASE_SECONDS, Settings
 from strongroom.domain.clock import Clock
+from strongroom.domain.errors import StorageUnavailable
 from strongroom.engine.ledger import Ledger
 from strongroom.events.addresses import AddressPolicy
 from strongroom.events.endpoints import Webhooks
@@ -38,7 +41,8 @@ from strongroom.events.http import HttpSender
 from strongroom.events.nats import NatsPublisher
 from strongroom.events.relay import Relay
 from strongroom.events.worker import Worker, integrity_jobs
-from strongroom.store.database import create_db_engine
+from strongroom.store.database import create_db_engine, read_connection
+from strongroom.store.migrate import upgrade
 
 log = logging.getLogger("strongroom.api")
 REQUESTS = Counter("strongroom_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -74,11 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.webhooks = Webhooks(engine, AddressPolicy.parse(settings.webhook_allowed_hosts))
         stop = asyncio.Event()
         watcher = asyncio.create_task(_watch_revocations(access, stop))
-        task = None
-        worker = None
-        if settings.worker:
-            worker = worker_for(settings, engine, app.state.ledger)
-            task = asyncio.create_task(worker.run(stop))
+        worker = worker_for(settings, engine, app.state.ledger) if settings.worker else None
+        task = asyncio.create_task(_background(settings, engine, worker, stop))
         collector = _tune_gc() if settings.tune_gc else None
         try:
             yield
@@ -90,18 +91,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # leave its thread holding a connection while the pool is disposed.
             stop.set()
             await watcher
-            if task is not None and worker is not None:
-                await task
+            await task
+            if worker is not None:
                 await worker.aclose()
             await asyncio.to_thread(app.state.ledger.close)  # its batches in flight first
 
-    app = FastAPI(
+    app = docs.DocumentedAPI(
         title="Strongroom",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: docs.install's do not
+        redoc_url=None,
     )
     problems.install(app)
+    docs.install(app)
     # The routers' routes go straight onto the app's router. include_router would
     # keep each router as a branch that every request walks and revalidates,
     # which was a tenth of the server's time per request. A request is matched
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for route in router.routes
     ]
 
+    app.add_middleware(StrictJson)  # innermost: inside BodyLimit, counted by Metrics
     app.add_middleware(Metrics, requests=REQUESTS, latency=LATENCY)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestId)
@@ -147,6 +152,42 @@ def _tune_gc() -> tuple[int, int, int]:
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *previous[1:])
     return previous
+
+
+async def _background(
+    settings: Settings, engine: Engine, worker: Worker | None, stop: asyncio.Event
+) -> None:
+    """The server's own work until ``stop``: the database first when it did not answer
+    at start (``STRONGROOM_AWAIT_DATABASE``), then the worker's passes."""
+    if settings.await_database and not await _await_database(settings, engine, stop):
+        return
+    if worker is not None:
+        await worker.run(stop)
+
+
+async def _await_database(settings: Settings, engine: Engine, stop: asyncio.Event) -> bool:
+    """Migrate the database (and make the first tenant of an empty one) once it answers,
+    trying every ``AWAIT_DATABASE_SECONDS``; /readyz answers 503 meanwhile. False
+    when stopped first."""
+    while not stop.is_set():
+        try:
+            first = await asyncio.to_thread(_migrate_and_bootstrap, engine)
+        except StorageUnavailable:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), AWAIT_DATABASE_SECONDS)
+            continue
+        log.info("the database answers; its schema is current")
+        if first is not None:
+            base = f"http://{settings.host}:{settings.port}"
+            sys.stdout.write(banner(base, *first) + "\n")
+            sys.stdout.flush()
+        return True
+    return False
+
+
+def _migrate_and_bootstrap(engine: Engine) -> tuple[Tenant, str] | None:
+    upgrade(engine)
+    return create_first_tenant(Access(engine))
 
 
 def worker_for(
@@ -176,26 +217,63 @@ def worker_for(
 
 
 async def _watch_revocations(access: Access, stop: asyncio.Event) -> None:
-    """Read the revocation epoch every tenth of a second, for the key cache (see access.cache).
+    """Read the revocation epoch for the key cache until ``stop`` (see access.cache).
 
-    While the database does not answer, the cache goes stale within seconds and
-    every key is looked up again; the failure is logged once, not every tick.
+    The reads run on a thread of their own, on a connection of their own: on the
+    event loop's executor or the pool's connections they would queue behind the
+    requests of a loaded server, and every late read makes requests look their
+    keys up in the database. The thread only keeps the cache useful; a late or
+    failed read never lets a revoked key through (the cache then answers nothing).
     """
-    assert access.cache is not None
+    done = threading.Event()
+    thread = threading.Thread(
+        target=_read_revocations, args=(access, done), name="strongroom-revocations", daemon=True
+    )
+    thread.start()
+    try:
+        await stop.wait()
+    finally:
+        done.set()
+        await asyncio.to_thread(thread.join)
+
+
+def _read_revocations(access: Access, done: threading.Event, *, retry_seconds: float = 0.5) -> None:
+    """The watcher's thread: a read every ``refresh_seconds``, start to start, until ``done``.
+
+    While the database does not answer, the failure is logged once, not every
+    tick, and a new connection is tried every ``retry_seconds`` (keys are looked
+    up in the database meanwhile, as long as there is no recent read).
+    """
+    cache = access.cache
+    assert cache is not None
     failing = False
-    while not stop.is_set():
-        try:
-            await run_in_threadpool(access.refresh_revocations)
-        except Exception:
-            if not failing:
-                log.warning("cannot read the API key revocation epoch", exc_info=True)
-            failing = True
-        else:
-            if failing:
-                log.info("reading the API key revocation epoch again")
-            failing = False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), access.cache.refresh_seconds)
+    conn: Connection | None = None
+    try:
+        while not done.is_set():
+            began = cache.monotonic()
+            try:
+                if conn is None:
+                    conn = read_connection(access.engine)
+                access.refresh_revocations(conn)
+            except Exception as exc:
+                # A database that does not answer is told by /readyz, the worker and
+                # every request (503); the keys are then looked up there, or refused.
+                if not failing and not isinstance(exc, StorageUnavailable):
+                    log.warning("cannot read the API key revocation epoch", exc_info=True)
+                failing = True
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                    conn = None
+            else:
+                if failing:
+                    log.info("reading the API key revocation epoch again")
+                failing = False
+            interval = retry_seconds if failing else cache.refresh_seconds
+            done.wait(max(0.0, began + interval - cache.monotonic()))
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def app_from_environment() -> FastAPI:

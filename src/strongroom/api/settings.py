@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from strongroom.store.database import DEFAULT_URL
 
+AWAIT_DATABASE_SECONDS = 2.0
+"""How often a server whose database did not answer at start tries it again."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STRONGROOM_", extra="ignore")
@@ -39,6 +42,11 @@ class Settings(BaseSettings):
     )
     expiry_interval_seconds: float = Field(
         1.0, description="How often the server expires holds past their deadline; 0: never"
+    )
+    await_database: bool = Field(
+        False,
+        description="The database did not answer when `strongroom serve` started: migrate it "
+        "(and make the first tenant of an empty one) once it does; /readyz answers 503 until then",
     )
     worker: bool = Field(
         True,
