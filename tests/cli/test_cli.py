@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from strongroom import Ledger
@@ -13,19 +15,45 @@ from strongroom._version import __version__
 from strongroom.cli import app
 
 runner = CliRunner()
-COMMANDS = [
-    "migrate", "verify", "version",
-    "reconcile", "checkpoint", "verify-checkpoints", "expire-holds",
-    "worker", "jobs", "serve",
-]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=COMMANDS)
-def test_every_command_has_help(command: str) -> None:
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, sub in sorted(group.commands.items()):
+        if hasattr(sub, "commands"):
+            found += _commands(sub, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+COMMANDS = _commands(typer.main.get_command(app))
+IDS = [" ".join(c) for c in COMMANDS]
+
+
+def test_the_commands_are_all_there() -> None:
+    """The command set the README documents."""
+    assert set(IDS) == {
+        "migrate", "verify", "version", "serve", "worker", "bench", "jobs",
+        "reconcile", "checkpoint", "verify-checkpoints", "expire-holds",
+        "tenants list", "tenants create", "tenants show",
+        "keys create", "keys list", "keys revoke",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=IDS)
+def test_every_command_has_help(command: tuple[str, ...]) -> None:
     """Each command documents itself."""
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=IDS)
+def test_every_command_takes_json(command: tuple[str, ...]) -> None:
+    """Each command can answer in JSON, its errors too."""
+    result = runner.invoke(app, [*command, "--help"])
+    assert "--json" in result.output
 
 
 def test_version_json() -> None:

@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from strongroom.cli.output import (
+    DEFAULT_URL,
+    AsJson,
+    DatabaseUrl,
+    Tenant,
+    command,
+    console,
+    emit,
+)
 from strongroom.domain.errors import NotFound, StrongroomError, ValidationError
 from strongroom.engine.checkpoints import (
     DEFAULT_KEY_PATH,
@@ -29,26 +37,12 @@ from strongroom.engine.checkpoints import (
 )
 from strongroom.engine.ledger import Ledger
 from strongroom.engine.reconcile import ReconcileReport
-from strongroom.store.database import DEFAULT_URL, create_db_engine
+from strongroom.engine.tenants import choose_tenant
+from strongroom.store import queries as q
+from strongroom.store.database import create_db_engine, read_connection
+from strongroom.store.migrate import require_current
 
-console = Console()
-err_console = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str,
-    typer.Option(
-        "--database-url",
-        envvar="STRONGROOM_DATABASE_URL",
-        help="sqlite:///path.db or postgresql://user@host/db",
-    ),
-]
-OneTenant = Annotated[str, typer.Option("--tenant", help="The tenant whose ledger to use.")]
-SomeTenant = Annotated[
-    str | None,
-    typer.Option("--tenant", help="The tenant whose ledger to use [default: default].")
-]  # fmt: skip
 AllTenants = Annotated[bool, typer.Option("--all", help="Every tenant of the database.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 KeyPath = Annotated[
     Path,
     typer.Option(
@@ -59,39 +53,29 @@ KeyPath = Annotated[
 ]
 
 
-def _fail(exc: StrongroomError) -> None:
-    err_console.print(f"[red]error[/red] {exc.code}: {exc.detail}")
-    raise typer.Exit(exc.exit_code)
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
-
-
 @contextmanager
 def _ledgers(database_url: str, tenant: str | None, every: bool) -> Iterator[list[Ledger]]:
-    """The ledger of ``tenant`` (default: ``default``), or of every tenant with ``every``."""
+    """The ledger of ``tenant`` (an id or a name; default: the database's only
+    tenant), or of every tenant with ``every``."""
     if every and tenant is not None:
         raise ValidationError("give --tenant or --all, not both", loc=("tenant",))
     engine = create_db_engine(database_url)
     try:
-        root = Ledger(engine, tenant=tenant or "default", group_commit=False)
-        if every:
-            yield [root.for_tenant(t, create=False) for t in root.tenant_ids()]
-        else:
-            root.head()  # NOT_FOUND for a tenant without a ledger
-            yield [root]
+        require_current(engine)
+        with read_connection(engine) as conn:
+            ids = q.tenant_ids(conn) if every else [choose_tenant(conn, tenant, create=False).id]
+        yield [Ledger(engine, tenant=t, group_commit=False) for t in ids]
     finally:
         engine.dispose()
 
 
 def register(app: typer.Typer) -> None:
     """Add the integrity commands to ``app``."""
-    app.command()(reconcile)
-    app.command()(checkpoint)
-    app.command("verify-checkpoints")(verify_checkpoints)
-    app.command("expire-holds")(expire_holds)
-    app.command()(jobs)
+    command(app)(reconcile)
+    command(app)(checkpoint)
+    command(app, "verify-checkpoints")(verify_checkpoints)
+    command(app, "expire-holds")(expire_holds)
+    command(app)(jobs)
 
 
 # -- reconcile ---------------------------------------------------------------------------
@@ -99,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
 def reconcile(
     database_url: DatabaseUrl = DEFAULT_URL,
-    tenant: OneTenant = "default",
+    tenant: Tenant = None,
     rebuild: Annotated[
         bool,
         typer.Option("--rebuild", help="Restore drifted running sums from the journal."),
@@ -112,14 +96,10 @@ def reconcile(
     the drift was repaired), 1 when drift or a broken chain was found. --rebuild
     refuses (INVALID_STATE) while the chain itself does not verify.
     """
-    try:
-        with _ledgers(database_url, tenant, False) as (ledger,):
-            report = ledger.reconcile(rebuild=rebuild)
-    except StrongroomError as exc:
-        _fail(exc)
-        return
+    with _ledgers(database_url, tenant, False) as (ledger,):
+        report = ledger.reconcile(rebuild=rebuild)
     if as_json:
-        _emit(report.to_dict())
+        emit(report.to_dict())
     else:
         _print_reconcile(report)
     if not report.ok:
@@ -128,13 +108,13 @@ def reconcile(
 
 def _print_reconcile(report: ReconcileReport) -> None:
     if not report.chain_ok:
-        console.print(
+        console().print(
             f"[red]chain broken[/red] at seq {report.first_bad_seq}: "
             "the journal cannot be trusted (see strongroom verify)"
         )
     if not report.drift:
         if report.chain_ok:
-            console.print(
+            console().print(
                 f"[green]ok[/green] tenant {report.tenant}: {report.checked} entries replayed, "
                 "every account's running sums match the journal"
             )
@@ -143,11 +123,11 @@ def _print_reconcile(report: ReconcileReport) -> None:
     for d in report.drift:
         body = d.to_dict()
         table.add_row(d.account, json.dumps(body["stored"]), json.dumps(body["replayed"]))
-    console.print(table)
+    console().print(table)
     if report.rebuilt:
-        console.print(f"[green]rebuilt[/green] {len(report.drift)} account(s) from the journal")
+        console().print(f"[green]rebuilt[/green] {len(report.drift)} account(s) from the journal")
     else:
-        console.print("run strongroom reconcile --rebuild to restore them from the journal")
+        console().print("run strongroom reconcile --rebuild to restore them from the journal")
 
 
 # -- checkpoints -------------------------------------------------------------------------
@@ -155,7 +135,7 @@ def _print_reconcile(report: ReconcileReport) -> None:
 
 def checkpoint(
     database_url: DatabaseUrl = DEFAULT_URL,
-    tenant: SomeTenant = None,
+    tenant: Tenant = None,
     every: AllTenants = False,
     key_path: KeyPath = Path(DEFAULT_KEY_PATH),
     verify_first: Annotated[
@@ -170,16 +150,12 @@ def checkpoint(
     verify-checkpoints later proves the history up to them was not rewritten.
     A tenant whose chain does not verify is not signed (INVALID_STATE).
     """
-    try:
-        key = SigningKey.load(key_path)
-        with _ledgers(database_url, tenant, every) as ledgers:
-            results = [_checkpoint_one(ledger, key, verify_first) for ledger in ledgers]
-    except StrongroomError as exc:
-        _fail(exc)
-        return
+    key = SigningKey.load(key_path)
+    with _ledgers(database_url, tenant, every) as ledgers:
+        results = [_checkpoint_one(ledger, key, verify_first) for ledger in ledgers]
     failed = [error for _, error in results if error is not None]
     if as_json:
-        _emit(
+        emit(
             {
                 "key_id": key.key_id,
                 "public_key": key.public_key,
@@ -188,12 +164,12 @@ def checkpoint(
             }
         )
     else:
-        console.print(f"signing key {key.key_id}, public key {key.public_key}")
+        console().print(f"signing key {key.key_id}, public key {key.public_key}")
         for c, _ in results:
             if c is not None:
-                console.print(f"tenant {c.tenant}: seq {c.seq} hash {c.hash} signed")
+                console().print(f"tenant {c.tenant}: seq {c.seq} hash {c.hash} signed")
         for t, e in failed:
-            err_console.print(f"[red]error[/red] tenant {t}: {e.code}: {e.detail}")
+            console(stderr=True).print(f"[red]error[/red] tenant {t}: {e.code}: {e.detail}")
     if failed:
         raise typer.Exit(failed[0][1].exit_code)
 
@@ -230,22 +206,18 @@ def verify_checkpoints(
     Exits 0 when every signature is valid and the chain still holds every
     checkpointed hash, 1 otherwise.
     """
-    try:
-        found = _read_checkpoints(source)
-        key = public_key_of(public_key) if public_key else SigningKey.load(key_path, create=False)
-        results = _check_all(database_url, found, key)
-    except StrongroomError as exc:
-        _fail(exc)
-        return
+    found = _read_checkpoints(source)
+    key = public_key_of(public_key) if public_key else SigningKey.load(key_path, create=False)
+    results = _check_all(database_url, found, key)
     ok = all(r["signature_ok"] and r["chain_ok"] for r in results)
     if as_json:
-        _emit({"ok": ok, "checkpoints": results})
+        emit({"ok": ok, "checkpoints": results})
     else:
         for r in results:
             verdict = (
                 "[green]ok[/green]" if r["signature_ok"] and r["chain_ok"] else "[red]BAD[/red]"
             )
-            console.print(
+            console().print(
                 f"{verdict} tenant {r['tenant']} seq {r['seq']}: signature "
                 f"{'valid' if r['signature_ok'] else 'INVALID'}, chain "
                 f"{'matches' if r['chain_ok'] else 'DOES NOT MATCH'}"
@@ -271,6 +243,7 @@ def _check_all(database_url: str, found: list[Checkpoint], key: Any) -> list[dic
     results = []
     engine = create_db_engine(database_url)
     try:
+        require_current(engine)
         root = Ledger(engine, tenant="default", group_commit=False)
         for cp in found:
             ledger = root.for_tenant(cp.tenant, create=False)
@@ -297,22 +270,18 @@ def _check_all(database_url: str, found: list[Checkpoint], key: Any) -> list[dic
 
 def expire_holds(
     database_url: DatabaseUrl = DEFAULT_URL,
-    tenant: SomeTenant = None,
+    tenant: Tenant = None,
     every: AllTenants = False,
     as_json: AsJson = False,
 ) -> None:
     """Expire every hold past its deadline (status expired, funds released)."""
-    try:
-        with _ledgers(database_url, tenant, every) as ledgers:
-            counts = {ledger.tenant: ledger.expire_holds() for ledger in ledgers}
-    except StrongroomError as exc:
-        _fail(exc)
-        return
+    with _ledgers(database_url, tenant, every) as ledgers:
+        counts = {ledger.tenant: ledger.expire_holds() for ledger in ledgers}
     if as_json:
-        _emit({"expired": sum(counts.values()), "tenants": counts})
+        emit({"expired": sum(counts.values()), "tenants": counts})
         return
     for name, count in counts.items():
-        console.print(f"tenant {name}: {count} hold(s) expired")
+        console().print(f"tenant {name}: {count} hold(s) expired")
 
 
 # -- the worker's scheduled jobs ---------------------------------------------------------
@@ -325,6 +294,7 @@ def jobs(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> No
 
     engine = create_db_engine(database_url)
     try:
+        require_current(engine)
         with engine.connect() as conn:
             rows = [
                 {
@@ -340,7 +310,7 @@ def jobs(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> No
     finally:
         engine.dispose()
     if as_json:
-        _emit({"jobs": rows})
+        emit({"jobs": rows})
     else:
         table = Table("job", "last finished", "ok", "detail", "next run")
         for row in rows:
@@ -348,6 +318,6 @@ def jobs(database_url: DatabaseUrl = DEFAULT_URL, as_json: AsJson = False) -> No
             finished = str(row["last_finished_at"] or "-")
             detail = (row["last_detail"] or "")[:80]
             table.add_row(row["name"], finished, ok, detail, str(row["next_run_at"]))
-        console.print(table)
+        console().print(table)
     if any(row["last_ok"] is False for row in rows):
         raise typer.Exit(1)
