@@ -1,19 +1,22 @@
-# Set-up and everyday commands. Everything installs into .venv from pyproject.toml.
+# Set-up and everyday commands. Everything installs into .venv, at the versions
+# pinned (with their hashes) in requirements/*.txt; see docs/development.md.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TEST_WORKERS ?= 4
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export STRONGROOM_DATABASE_URL ?= sqlite:///./strongroom.db
 
-.PHONY: install dev run migrate test lint typecheck unit bench clean
+.PHONY: install dev run migrate test lint typecheck unit bench lock clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/run.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) --require-hashes -r requirements/run.txt
+	$(PIP) --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(PIP) --require-hashes -r requirements/dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,16 +37,24 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
+# The suite on every core (pytest-xdist); PYTEST_ARGS adds options, e.g. PYTEST_ARGS="--db sqlite".
 unit: dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The whole suite: lint, types, and the tests on SQLite and (when reachable) PostgreSQL.
 test: lint typecheck unit
 
 # The benchmark suite at moderate size (about 15 minutes); see bench/README.md.
 bench: install
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP) --require-hashes -r requirements/bench.txt
 	bench/run_all.sh
+
+# Pin the newest versions pyproject.toml's ranges allow, for every platform and Python 3.11+.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes
+lock: dev
+	$(LOCK) --extra dev --upgrade -o requirements/dev.txt
+	$(LOCK) -c requirements/dev.txt -o requirements/run.txt
+	$(LOCK) --extra bench -c requirements/dev.txt -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
