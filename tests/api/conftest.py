@@ -15,6 +15,7 @@ import uvicorn
 from strongroom.api.app import create_app
 from strongroom.api.protocol import ProblemHttpToolsProtocol
 from strongroom.api.settings import Settings
+from tests.api.problems import create
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -94,3 +95,14 @@ def api(server: Server, new_tenant: Callable[[str], tuple[str, str]]) -> Iterato
     _, key = new_tenant("acme")
     with server.client(key) as client:
         yield client
+
+
+@pytest.fixture
+def funded(api: httpx.Client) -> httpx.Client:
+    """``@world`` (unlimited), ``alice`` holding 1000 and an empty ``bob``."""
+    create(api, "@world", overdraft_limit=None)
+    create(api, "alice")
+    create(api, "bob")
+    body = {"from": "@world", "to": "alice", "amount": 1000, "currency": "USD"}
+    assert api.post("/v1/transfers", json=body).status_code == 201
+    return api

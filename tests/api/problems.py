@@ -1,4 +1,4 @@
-"""Checks shared by the HTTP contract tests."""
+"""Checks and small steps shared by the HTTP contract tests."""
 
 from __future__ import annotations
 
@@ -16,3 +16,9 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code
     assert {"type", "title", "detail"} <= body.keys()
     return body
+
+
+def create(api: httpx.Client, account_id: str, **fields: Any) -> None:
+    """Create a USD account (``fields`` added to the body), checked to answer 201."""
+    response = api.post("/v1/accounts", json={"id": account_id, "currency": "USD", **fields})
+    assert response.status_code == 201, response.text

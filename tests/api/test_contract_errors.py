@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Server
+from tests.api.problems import create
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 BAD_AMOUNTS = [1.0, 1.5, "1", "1.0", True, False, 0, -1, 2**63, 2**64, [1], {"v": 1}]
@@ -27,22 +28,6 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code
     assert all(isinstance(body[field], str) for field in PROBLEM_FIELDS - {"status"})
     return body
-
-
-def create(api: httpx.Client, account_id: str, **fields: Any) -> None:
-    response = api.post("/v1/accounts", json={"id": account_id, "currency": "USD", **fields})
-    assert response.status_code == 201, response.text
-
-
-@pytest.fixture
-def funded(api: httpx.Client) -> httpx.Client:
-    """``@world`` (unlimited), ``alice`` holding 1000 and an empty ``bob``."""
-    create(api, "@world", overdraft_limit=None)
-    create(api, "alice")
-    create(api, "bob")
-    body = {"from": "@world", "to": "alice", "amount": 1000, "currency": "USD"}
-    assert api.post("/v1/transfers", json=body).status_code == 201
-    return api
 
 
 @pytest.fixture

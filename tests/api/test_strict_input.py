@@ -16,14 +16,9 @@ import pytest
 
 from strongroom.api.middleware import RequestId
 from tests.api.conftest import Server
-from tests.api.problems import problem
+from tests.api.problems import create, problem
 
 DEEP = 1000
-
-
-def create(api: httpx.Client, account_id: str, **fields: Any) -> None:
-    response = api.post("/v1/accounts", json={"id": account_id, "currency": "USD", **fields})
-    assert response.status_code == 201, response.text
 
 
 def posted(api: httpx.Client, account_id: str) -> int:
@@ -31,17 +26,6 @@ def posted(api: httpx.Client, account_id: str) -> int:
     assert response.status_code == 200, response.text
     value: int = response.json()["posted"]
     return value
-
-
-@pytest.fixture
-def funded(api: httpx.Client) -> httpx.Client:
-    """``@world`` (unlimited), ``alice`` holding 1000 and an empty ``bob``."""
-    create(api, "@world", overdraft_limit=None)
-    create(api, "alice")
-    create(api, "bob")
-    body = {"from": "@world", "to": "alice", "amount": 1000, "currency": "USD"}
-    assert api.post("/v1/transfers", json=body).status_code == 201
-    return api
 
 
 def send_json(api: httpx.Client, method: str, path: str, text: str, **headers: str) -> Any:

@@ -17,7 +17,6 @@ from strongroom.domain import strictjson
 from strongroom.domain.errors import PayloadTooLarge, StrongroomError, ValidationError
 
 log = logging.getLogger("strongroom.api")
-_TYPE = "https://strongroom.dev/problems/"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}")  # fullmatch: a "$" lets "\n" through
 # Request ids need to be unique, not secret: a random prefix per process and a
 # counter (one random draw per request showed up in profiles of the server).
@@ -67,7 +66,7 @@ class RequestId:
             error = StrongroomError(
                 f"an unexpected error occurred; quote request id {request_id} to the operator"
             )
-            body = {"type": _TYPE + "internal-error", **error.to_dict(), "request_id": request_id}
+            body = {**error.to_problem(), "request_id": request_id}
             await _send_problem(send_with_id, 500, body)
 
 
@@ -133,8 +132,7 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         error = PayloadTooLarge(f"request bodies are limited to {self.limit} bytes")
         body: dict[str, Any] = {
-            "type": _TYPE + "payload-too-large",
-            **error.to_dict(),
+            **error.to_problem(),
             "request_id": scope.get("state", {}).get("request_id"),
         }
         await _send_problem(send, 413, body)
@@ -190,8 +188,7 @@ class StrictJson:
     async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
         error = ValidationError(f"the body is not strict JSON: {reason}", loc=("body",))
         body: dict[str, Any] = {
-            "type": _TYPE + "validation-error",
-            **error.to_dict(),
+            **error.to_problem(),
             "instance": scope.get("path"),
             "request_id": scope.get("state", {}).get("request_id"),
         }

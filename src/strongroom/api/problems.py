@@ -23,14 +23,13 @@ from strongroom.domain.errors import (
 
 log = logging.getLogger("strongroom.api")
 PROBLEM = "application/problem+json"
-TYPE_BASE = "https://strongroom.dev/problems/"
 PROBLEM_SCHEMA = "ProblemOut"
 PROBLEM_SCHEMA_REF = "#/components/schemas/" + PROBLEM_SCHEMA
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 def problem_body(error: StrongroomError, request: Request | None = None) -> dict[str, Any]:
-    body = {"type": TYPE_BASE + error.code.lower().replace("_", "-"), **error.to_dict()}
+    body = error.to_problem()
     if request is not None:
         body["instance"] = request.url.path
         request_id = getattr(request.state, "request_id", None)

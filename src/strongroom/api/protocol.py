@@ -27,8 +27,6 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from strongroom.api.middleware import new_request_id
 from strongroom.domain.errors import ValidationError
 
-_TYPE = "https://strongroom.dev/problems/validation-error"
-
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
     """:class:`HttpToolsProtocol` whose answer to an unparsable request is a problem."""
@@ -56,7 +54,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 def problem_payload(reason: str, request_id: str) -> bytes:
     """The body of the 400 answered to a request httptools could not parse."""
     error = ValidationError(f"the request is not valid HTTP/1.1: {reason}", loc=("request",))
-    body = {"type": _TYPE, **error.to_dict(), "request_id": request_id}
+    body = {**error.to_problem(), "request_id": request_id}
     return json.dumps(body).encode()
 
 
