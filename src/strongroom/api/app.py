@@ -145,7 +145,7 @@ def _tune_gc() -> tuple[int, int, int]:
     as the process: frozen, full collections no longer walk it. Those walks were
     pauses of 60 to 110 ms under load, each one stalling every request in flight
     on the worker. Then the youngest generation is collected once it holds
-    :data:`GC_YOUNG_THRESHOLD` objects (see docs/benchmarks.md).
+    :data:`GC_YOUNG_THRESHOLD` objects.
     """
     previous = gc.get_threshold()
     gc.collect()

@@ -75,6 +75,6 @@ def set_up_ledger(ledger: Ledger, accounts: int) -> None:
         # creating this many accounts. Without them PostgreSQL believes the fresh
         # tenant has a handful of rows, and finds a batch's accounts by scanning
         # all of the tenant's rather than by key: about twice the time to lock
-        # them (see docs/benchmarks.md).
+        # them.
         with ledger.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")

@@ -30,7 +30,7 @@ same hot ones (the chain head, index roots, the last leaf of each table): at
 SQLite's default of 1,000 pages one commit in fifty also ran a checkpoint,
 copying the same pages again and again. Ten times fewer checkpoints, each
 copying the latest version of a page once: a lone write's mean latency 5-10%
-lower, its p99 a third (docs/benchmarks.md); the WAL file keeps its size after
+lower, its p99 a third; the WAL file keeps its size after
 a checkpoint and is reused from the start."""
 
 # PostgreSQL SQLSTATEs after which a whole unit of work can safely be retried.
@@ -65,7 +65,7 @@ def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
     needed, and keeps every one it opens. An overflow beyond a kept core would be
     closed whenever it came back to a full pool: a load that kept more requests in
     flight than the core opened and closed a PostgreSQL backend, a process, for
-    many of its requests (see docs/benchmarks.md, "Reads under load").
+    many of its requests.
     """
     url = normalize_url(url)
     engine = _sqlite_engine(url) if url.startswith("sqlite") else _postgresql_engine(url, pool_size)

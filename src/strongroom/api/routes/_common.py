@@ -91,7 +91,7 @@ async def in_read_thread(
     """``call(*args, **kwargs)``, a blocking read, in one of the server process's read
     threads (``STRONGROOM_READ_THREADS``, 8 by default). A read beyond them waits its
     turn on the event loop rather than as one more thread contending for the
-    interpreter's lock (docs/benchmarks.md, "Reads under load")."""
+    interpreter's lock."""
     limiter: CapacityLimiter = request.app.state.read_threads
     return await anyio.to_thread.run_sync(partial(call, *args, **kwargs), limiter=limiter)
 
